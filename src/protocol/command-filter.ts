@@ -1,0 +1,30 @@
+// Which commands are enabled: -a allow list, -b block list, and the frozen state (facts §4.7–4.8, 10.2 rules).
+
+/** The only commands qemu-ga runs while filesystems are frozen. */
+export const FREEZE_ALLOWLIST: ReadonlySet<string> = new Set([
+  'guest-ping',
+  'guest-info',
+  'guest-sync',
+  'guest-sync-delimited',
+  'guest-fsfreeze-status',
+  'guest-fsfreeze-thaw',
+]);
+
+export class CommandFilter {
+  frozen = false;
+  private readonly allow: ReadonlySet<string> | null;
+  private readonly block: ReadonlySet<string>;
+
+  /** allow: null when no -a/allow-rpcs was given at all. */
+  constructor(allow: readonly string[] | null, block: readonly string[]) {
+    this.allow = allow === null ? null : new Set(allow);
+    this.block = new Set(block);
+  }
+
+  isEnabled(name: string): boolean {
+    // 10.2: the frozen filter overrides -a and -b entirely.
+    if (this.frozen) return FREEZE_ALLOWLIST.has(name);
+    if (this.allow !== null && !this.allow.has(name)) return false;
+    return !this.block.has(name);
+  }
+}

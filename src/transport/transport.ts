@@ -1,0 +1,26 @@
+// The one small interface every channel method implements.
+
+export interface ChannelEvents {
+  /** Bytes from the host, in order. */
+  data(chunk: Buffer): void;
+  /** The channel failed for good (read error, isa-serial EOF); the reason is logged. */
+  stopped(reason: string): void;
+}
+
+export interface ChannelLog {
+  warning(message: string): void;
+  debug(message: string): void;
+}
+
+export interface Transport {
+  /** Opens the channel; throws ChannelError with qemu-ga's text on failure. */
+  open(events: ChannelEvents): Promise<void>;
+  /** Queues bytes for the current client; never blocks the event loop; dropped (and logged) if none. */
+  write(data: Buffer): void;
+  pause(): void;
+  resume(): void;
+  /** Stops reading and releases the channel (the unix socket file is left behind, as qemu-ga does). */
+  close(): void;
+}
+
+export class ChannelError extends Error {}

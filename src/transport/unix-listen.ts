@@ -1,0 +1,98 @@
+// unix-listen: one client at a time; later clients connect but wait, unread, until the current one leaves.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { strerror } from '../platform/linux/strerror.ts';
+import { ChannelError, type ChannelEvents, type ChannelLog, type Transport } from './transport.ts';
+
+// sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+const SUN_PATH_MAX = 108;
+
+export class UnixListenTransport implements Transport {
+  private server: net.Server | undefined;
+  private current: net.Socket | undefined;
+  private readonly waiting: net.Socket[] = [];
+  private paused = false;
+  private events: ChannelEvents | undefined;
+
+  /** path: the socket path; listenFd: a systemd-activated listening socket instead. */
+  constructor(
+    private readonly path: string | undefined,
+    private readonly log: ChannelLog,
+    private readonly listenFd?: number,
+  ) {}
+
+  async open(events: ChannelEvents): Promise<void> {
+    this.events = events;
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.accepted(socket));
+    this.server = server;
+    if (this.listenFd !== undefined) {
+      await this.listen(server, { fd: this.listenFd }, '');
+      return;
+    }
+    const path = this.path as string;
+    if (Buffer.byteLength(path) >= SUN_PATH_MAX) throw new ChannelError(`UNIX socket path '${path}' is too long`);
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      // Nothing there, or not ours to remove: bind reports the real problem.
+    }
+    await this.listen(server, { path, backlog: 1 }, path);
+  }
+
+  private listen(server: net.Server, options: net.ListenOptions, path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new ChannelError(`Failed to bind socket to ${path}: ${strerror(err)}`));
+      server.once('error', onError);
+      server.listen(options, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.log.warning(`error on listening socket: ${strerror(err)}`));
+        resolve();
+      });
+    });
+  }
+
+  private accepted(socket: net.Socket): void {
+    socket.on('error', (err) => this.log.debug(`channel error: ${strerror(err)}`));
+    if (this.current === undefined) this.serve(socket);
+    else this.waiting.push(socket);
+  }
+
+  private serve(socket: net.Socket): void {
+    this.current = socket;
+    socket.on('data', (chunk: Buffer) => this.events?.data(chunk));
+    socket.once('close', () => {
+      this.log.debug('received EOF');
+      if (this.current === socket) this.current = undefined;
+      const next = this.waiting.shift();
+      if (next !== undefined) this.serve(next);
+    });
+    if (!this.paused) socket.resume();
+  }
+
+  write(data: Buffer): void {
+    const socket = this.current;
+    if (socket === undefined || socket.destroyed || !socket.writable) {
+      this.log.warning('error writing to channel: no client connected');
+      return;
+    }
+    socket.write(data);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.current?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.current?.resume();
+  }
+
+  close(): void {
+    // net.Server#close would unlink the socket file; qemu-ga leaves it, so only the handles go.
+    for (const s of [this.current, ...this.waiting]) s?.destroy();
+    this.waiting.length = 0;
+    this.current = undefined;
+    this.server?.unref();
+  }
+}

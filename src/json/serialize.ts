@@ -1,0 +1,229 @@
+// qemu-ga's JSON output format, byte for byte (facts §1.8, TARGET.md §3).
+//
+// - `", "` between members and elements, `": "` after keys, `{}` and `[]` when empty;
+// - object members in QDict order (qdict-order.ts), for Maps and plain objects alike;
+//   plain-object members whose value is `undefined` are absent optional members: omitted;
+// - strings in pure 7-bit ASCII: `\"` `\\` `\b` `\f` `\n` `\r` `\t`, every other control
+//   character, DEL and every non-ASCII character as uppercase `\uXXXX` (surrogate pairs above
+//   U+FFFF); `/` is not escaped. Characters qemu-ga could never hold (lone surrogates and
+//   noncharacters) print as `\uFFFD`, as qemu-ga prints the bytes it cannot decode;
+// - bigint in decimal; number as C's `%.17g` (formatDouble);
+// - non-finite numbers as `1e400` / `-1e400`, never `inf`. NaN cannot come from parsing; a
+//   NaN from a handler is printed as `1e400` too (a valid JSON number; nothing better exists).
+
+import type { OutValue } from './value.ts';
+import { qdictOrder } from './qdict-order.ts';
+
+/** Serialize one value in qemu-ga's format (no trailing newline). */
+export function toJson(value: OutValue): string {
+  return write(value);
+}
+
+function write(v: OutValue | undefined): string {
+  switch (typeof v) {
+    case 'string':
+      return quote(v);
+    case 'number':
+      return formatDouble(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) return writeArray(v as readonly OutValue[]);
+      if (v instanceof Map) return writeMap(v as ReadonlyMap<string, OutValue>);
+      return writeObject(v as { readonly [member: string]: OutValue | undefined });
+    }
+    default:
+      throw new TypeError(`toJson: cannot serialize a value of type ${typeof v}`);
+  }
+}
+
+function writeArray(a: readonly OutValue[]): string {
+  const n = a.length;
+  if (n === 0) return '[]';
+  let s = '[' + write(a[0]);
+  for (let i = 1; i < n; i++) s += ', ' + write(a[i]);
+  return s + ']';
+}
+
+function writeMap(m: ReadonlyMap<string, OutValue>): string {
+  if (m.size === 0) return '{}';
+  const keys: string[] = [];
+  const values: OutValue[] = [];
+  for (const [k, val] of m) {
+    keys.push(k);
+    values.push(val);
+  }
+  return writeMembers(keys, values as (OutValue | undefined)[]);
+}
+
+function writeObject(o: { readonly [member: string]: OutValue | undefined }): string {
+  const keys = Object.keys(o);
+  if (keys.length === 0) return '{}';
+  const order = qdictOrder(keys);
+  let s = '';
+  for (let j = 0; j < order.length; j++) {
+    const k = keys[order[j]];
+    const val = o[k];
+    if (val === undefined) continue;
+    s += (s === '' ? '{' : ', ') + quote(k) + ': ' + write(val);
+  }
+  return s === '' ? '{}' : s + '}';
+}
+
+function writeMembers(keys: string[], values: (OutValue | undefined)[]): string {
+  const order = qdictOrder(keys);
+  let s = '';
+  for (let j = 0; j < order.length; j++) {
+    const i = order[j];
+    const val = values[i];
+    if (val === undefined) continue;
+    s += (s === '' ? '{' : ', ') + quote(keys[i]) + ': ' + write(val);
+  }
+  return s === '' ? '{}' : s + '}';
+}
+
+// ---- strings ------------------------------------------------------------------------
+
+// Anything that is not printable ASCII other than `"` and `\`.
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u007f-\uffff]/;
+const HEX = '0123456789ABCDEF';
+
+function hex4(c: number): string {
+  return '\\u' + HEX[(c >> 12) & 15] + HEX[(c >> 8) & 15] + HEX[(c >> 4) & 15] + HEX[c & 15];
+}
+
+/** A JSON string literal in qemu-ga's escaping. */
+export function quote(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
+  let out = '"';
+  let run = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c) continue;
+    if (i > run) out += s.slice(run, i);
+    switch (c) {
+      case 0x22: out += '\\"'; break;
+      case 0x5c: out += '\\\\'; break;
+      case 0x08: out += '\\b'; break;
+      case 0x0c: out += '\\f'; break;
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      default:
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) {
+            // astral noncharacters: the low 16 bits of the code point are FFFE or FFFF
+            const nonchar = (c & 0x3f) === 0x3f && (d & 0x3fe) === 0x3fe;
+            out += nonchar ? '\\uFFFD' : hex4(c) + hex4(d);
+            i++;
+            break;
+          }
+        }
+        if ((c >= 0xd800 && c <= 0xdfff) || (c >= 0xfdd0 && c <= 0xfdef) || c >= 0xfffe) out += '\\uFFFD';
+        else out += hex4(c);
+    }
+    run = i + 1;
+  }
+  if (run < n) out += s.slice(run);
+  return out + '"';
+}
+
+// ---- numbers --------------------------------------------------------------------------
+
+const TWO53 = 9007199254740992;
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * C's `printf("%.17g", x)` (glibc: exact value, round half to even), except that infinities
+ * print as `1e400` / `-1e400` and NaN as `1e400`.
+ */
+export function formatDouble(x: number): string {
+  if (x !== x) return '1e400';
+  if (x === Infinity) return '1e400';
+  if (x === -Infinity) return '-1e400';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  if (x <= TWO53 && x >= -TWO53 && Math.floor(x) === x) return String(x);
+
+  const neg = x < 0;
+  const a = neg ? -x : x;
+  // 17 significant digits, rounded exactly (but ties away from zero, unlike glibc).
+  const p = a.toPrecision(17);
+  let digits: string;
+  let exp: number;
+  const ePos = p.indexOf('e');
+  if (ePos >= 0) {
+    digits = p.slice(0, 1) + p.slice(2, ePos);
+    exp = Number(p.slice(ePos + 1));
+  } else if (p.startsWith('0.')) {
+    let z = 2;
+    while (p.charCodeAt(z) === 0x30) z++;
+    digits = p.slice(z);
+    exp = -(z - 1);
+  } else {
+    const dot = p.indexOf('.');
+    if (dot < 0) {
+      digits = p;
+      exp = p.length - 1;
+    } else {
+      digits = p.slice(0, dot) + p.slice(dot + 1);
+      exp = dot - 1;
+    }
+  }
+  // A tie at the 17th digit went up; glibc goes to the even neighbour.
+  const last = digits.charCodeAt(16) - 0x30;
+  if ((last & 1) === 1 && a.toPrecision(18).replace(/e.*$/, '').endsWith('5') && isTie(a, digits, exp)) {
+    digits = digits.slice(0, 16) + String.fromCharCode(0x30 + last - 1);
+  }
+  return (neg ? '-' : '') + gFormat(digits, exp);
+}
+
+/** Is `a` exactly halfway between (digits - 1) and digits, scaled by 10^(exp - 16)? */
+function isTie(a: number, digits: string, exp: number): boolean {
+  f64[0] = a;
+  const hi = LITTLE ? u32[1] : u32[0];
+  const lo = LITTLE ? u32[0] : u32[1];
+  const biased = (hi >>> 20) & 0x7ff;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let q: number;
+  if (biased === 0) q = -1074;
+  else {
+    m |= 1n << 52n;
+    q = biased - 1075;
+  }
+  // a = m * 2^q; tie iff 2a = (2D - 1) * 10^k, with k = exp - 16
+  const k = exp - 16;
+  let left = m; // times 2^(q+1)
+  let right = 2n * BigInt(digits) - 1n; // times 2^k * 5^k
+  let twoL = q + 1;
+  let twoR = k;
+  if (k >= 0) right *= 5n ** BigInt(k);
+  else left *= 5n ** BigInt(-k);
+  const minTwo = Math.min(twoL, twoR);
+  twoL -= minTwo;
+  twoR -= minTwo;
+  left <<= BigInt(twoL);
+  right <<= BigInt(twoR);
+  return left === right;
+}
+
+/** %g layout of 17 significant digits `digits` (d.ddd × 10^exp), trailing zeros removed. */
+function gFormat(digits: string, exp: number): string {
+  let end = digits.length;
+  while (end > 1 && digits.charCodeAt(end - 1) === 0x30) end--;
+  const d = digits.slice(0, end);
+  if (exp >= -4 && exp < 17) {
+    if (exp < 0) return '0.' + '0'.repeat(-exp - 1) + d;
+    if (d.length <= exp + 1) return d + '0'.repeat(exp + 1 - d.length);
+    return d.slice(0, exp + 1) + '.' + d.slice(exp + 1);
+  }
+  const mant = d.length === 1 ? d : d[0] + '.' + d.slice(1);
+  const ae = exp < 0 ? -exp : exp;
+  return mant + 'e' + (exp < 0 ? '-' : '+') + (ae < 10 ? '0' + ae : String(ae));
+}

@@ -1,0 +1,310 @@
+// qemu-ga's logging (facts §4.5, §4.7): GLib's default stderr format until install(), then qemu-ga's
+// `<sec>.<usec>: <level>: <msg>` lines to stderr or an append-mode file, audit lines ("syslog" domain)
+// to syslog, and pause()/resume() for the frozen state. API: new AgentLogger(opts), .install({verbose}),
+// .openFile(path) / .deferFile(path), .pause() / .resume(), .error() … .debug(), .audit(msg, level?).
+//
+// Writes are synchronous small appends (fs.writeSync of one line), as qemu-ga's fprintf+fflush: lines
+// stay ordered and are on disk before a process.exit(). They cannot stall on a frozen filesystem
+// because nothing at all is written while paused, and an EAGAIN on a non-blocking stderr pipe hands
+// the rest to Node's asynchronous stream instead of spinning.
+import * as fs from 'node:fs';
+import * as tty from 'node:tty';
+import { LOG_USER, openlog, syslog } from '../platform/linux/libc.ts';
+import { strerror } from '../platform/linux/strerror.ts';
+
+export type LogLevel = 'error' | 'critical' | 'warning' | 'message' | 'info' | 'debug';
+
+const LEVELS: readonly LogLevel[] = ['error', 'critical', 'warning', 'message', 'info', 'debug'];
+
+/** syslog(3) priorities for qemu-ga 10.2's glib_log_level_to_system(). */
+export const SYSLOG_PRIORITY: Readonly<Record<LogLevel, number>> = {
+  error: 3, // LOG_ERR
+  critical: 2, // LOG_CRIT
+  warning: 4, // LOG_WARNING
+  message: 5, // LOG_NOTICE
+  info: 6, // LOG_INFO
+  debug: 7, // LOG_DEBUG
+};
+
+/** Wall-clock time in microseconds since the epoch (Date.now() only has milliseconds). */
+export function nowMicros(): bigint {
+  return BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+}
+
+/** qemu-ga's log line: `g_date_time_format(now_utc, "%s.%f")`, level name, message. */
+export function formatLogLine(level: LogLevel, message: string, micros: bigint): string {
+  const sec = micros / 1_000_000n;
+  const usec = (micros % 1_000_000n).toString().padStart(6, '0');
+  return `${sec}.${usec}: ${level}: ${message}\n`;
+}
+
+export interface GLibFormatOptions {
+  pid: number;
+  /** Microseconds since the epoch; shown as local HH:MM:SS.mmm. */
+  micros: bigint;
+  /** GLib colours the prefix when stderr is a terminal. */
+  color: boolean;
+  /** Whether GLib thinks the console charset is UTF-8; if not, non-ASCII characters become `?`. */
+  utf8: boolean;
+  /** Log domain (e.g. `GLib`); undefined for qemu-ga's own messages. */
+  domain?: string;
+}
+
+const GLIB_NAMES: Record<LogLevel, string> = {
+  error: 'ERROR',
+  critical: 'CRITICAL',
+  warning: 'WARNING',
+  message: 'Message',
+  info: 'INFO',
+  debug: 'DEBUG',
+};
+const GLIB_COLORS: Record<LogLevel, string> = {
+  error: '\x1b[1;31m',
+  critical: '\x1b[1;35m',
+  warning: '\x1b[1;33m',
+  message: '\x1b[1;32m',
+  info: '\x1b[1;32m',
+  debug: '\x1b[1;32m',
+};
+const isAlert = (l: LogLevel): boolean => l === 'error' || l === 'critical' || l === 'warning';
+
+/**
+ * GLib's default log writer (g_log_writer_format_fields), e.g.
+ * `\n** (process:<pid>): CRITICAL **: HH:MM:SS.mmm: <msg>\n`.
+ */
+export function formatGLibMessage(level: LogLevel, message: string, o: GLibFormatOptions): string {
+  let s = isAlert(level) ? '\n' : '';
+  if (o.domain === undefined) s += '** ';
+  if (level !== 'message' && level !== 'info') s += `(process:${o.pid}): `;
+  if (o.domain !== undefined) s += `${o.domain}-`;
+  s += o.color ? `${GLIB_COLORS[level]}${GLIB_NAMES[level]}\x1b[0m` : GLIB_NAMES[level];
+  if (isAlert(level)) s += ' **';
+  const d = new Date(Number(o.micros / 1000n));
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  s += ': ' + (o.color ? `\x1b[34m${time}\x1b[0m` : time) + ': ';
+  return s + glibConsoleText(message, o.utf8) + '\n';
+}
+
+/** GLib's escape_string() (control characters as \u00XX) and the conversion to the console charset. */
+function glibConsoleText(message: string, utf8: boolean): string {
+  let out = '';
+  const chars = [...message];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i];
+    const cp = c.codePointAt(0)!;
+    const safe =
+      cp === 0x0d
+        ? chars[i + 1] === '\n'
+        : !((cp < 0x20 && cp !== 0x09 && cp !== 0x0a) || cp === 0x7f || (cp >= 0x80 && cp < 0xa0));
+    if (!safe) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else if (!utf8 && cp >= 0x80) out += '?';
+    else out += c;
+  }
+  return out;
+}
+
+/**
+ * GLib decides the console charset from $CHARSET first, then nl_langinfo(CODESET). qemu-ga never
+ * calls setlocale(), so it runs in the C locale (ASCII): only CHARSET=…UTF-8… gives curly quotes.
+ */
+export function glibConsoleIsUtf8(env: NodeJS.ProcessEnv): boolean {
+  const cs = env.CHARSET;
+  return cs !== undefined && cs !== '' && cs.includes('UTF-8');
+}
+
+export class LogFileError extends Error {}
+
+export interface LoggerOptions {
+  pid?: number;
+  /** Where "stderr" is (default 2). */
+  stderrFd?: number;
+  /** Whether stderr is a terminal, for GLib's colours (default: tty.isatty(stderrFd)). */
+  isatty?: boolean;
+  /** For $CHARSET (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Microseconds since the epoch (default nowMicros). */
+  clock?: () => bigint;
+  /** Audit sink (default: libc syslog with ident `qemu-ga`; koffi is loaded on the first audit line). */
+  syslog?: (priority: number, line: string) => void;
+}
+
+let defaultSyslogReady = false;
+
+/** libc syslog(3) as qemu-ga uses it without openlog(): facility LOG_USER; ident `qemu-ga`, not `node`. */
+function defaultSyslog(priority: number, line: string): void {
+  if (!defaultSyslogReady) {
+    openlog('qemu-ga', 0, LOG_USER);
+    defaultSyslogReady = true;
+  }
+  syslog(priority, line);
+}
+
+export class AgentLogger {
+  private readonly pid: number;
+  private readonly stderrFd: number;
+  private readonly color: boolean;
+  private readonly utf8: boolean;
+  private readonly clock: () => bigint;
+  private readonly syslogSink: (priority: number, line: string) => void;
+
+  private installed = false;
+  private mask = new Set<LogLevel>(['error', 'critical']);
+  private targetFd: number;
+  private fileFd: number | null = null;
+  private deferredPath: string | null = null;
+  private enabled = true;
+
+  constructor(opts: LoggerOptions = {}) {
+    this.pid = opts.pid ?? process.pid;
+    this.stderrFd = opts.stderrFd ?? 2;
+    this.color = opts.isatty ?? tty.isatty(this.stderrFd);
+    this.utf8 = glibConsoleIsUtf8(opts.env ?? process.env);
+    this.clock = opts.clock ?? nowMicros;
+    this.syslogSink = opts.syslog ?? defaultSyslog;
+    this.targetFd = this.stderrFd;
+  }
+
+  /**
+   * g_log_set_default_handler(ga_log): from now on lines use qemu-ga's format. `verbose` logs every
+   * level; otherwise only error and critical. Logging starts enabled.
+   */
+  install(opts: { verbose: boolean }): void {
+    this.installed = true;
+    this.enabled = true;
+    this.mask = new Set(opts.verbose ? LEVELS : ['error', 'critical']);
+  }
+
+  get isInstalled(): boolean {
+    return this.installed;
+  }
+
+  /** Log to `path` (fopen "a") instead of stderr. Throws LogFileError(`unable to open specified log file: …`). */
+  openFile(path: string): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'a');
+    } catch (e) {
+      throw new LogFileError(`unable to open specified log file: ${strerror(e)}`);
+    }
+    this.closeFile();
+    this.fileFd = fd;
+    this.targetFd = fd;
+  }
+
+  /** Frozen at startup: remember the log file; resume() opens it (falling back to stderr). */
+  deferFile(path: string): void {
+    this.deferredPath = path;
+  }
+
+  /** Filesystems frozen: nothing is written anywhere (file, stderr, syslog) until resume(). */
+  pause(): void {
+    this.enabled = false;
+  }
+
+  /** Thawed: open a deferred log file (stderr if that fails), then re-enable logging. */
+  resume(): void {
+    if (this.deferredPath !== null) {
+      const path = this.deferredPath;
+      this.deferredPath = null;
+      try {
+        this.openFile(path);
+      } catch {
+        this.closeFile();
+        this.targetFd = this.stderrFd;
+      }
+    }
+    this.enabled = true;
+  }
+
+  get paused(): boolean {
+    return !this.enabled;
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (!this.enabled) return;
+    if (!this.installed) {
+      // GLib's default handler: info and debug are dropped (no G_MESSAGES_DEBUG support).
+      if (level === 'info' || level === 'debug') return;
+      this.glib(level, message);
+      return;
+    }
+    if (!this.mask.has(level)) return;
+    this.write(this.targetFd, formatLogLine(level, message, this.clock()));
+  }
+
+  /** A message in GLib's default format on stderr, whatever the state (GLib's own warnings). */
+  glib(level: LogLevel, message: string, domain?: string): void {
+    if (!this.enabled) return;
+    const text = formatGLibMessage(level, message, {
+      pid: this.pid,
+      micros: this.clock(),
+      color: this.color,
+      utf8: this.utf8,
+      domain,
+    });
+    this.write(this.stderrFd, text);
+  }
+
+  error(message: string): void {
+    this.log('error', message);
+  }
+  critical(message: string): void {
+    this.log('critical', message);
+  }
+  warning(message: string): void {
+    this.log('warning', message);
+  }
+  message(message: string): void {
+    this.log('message', message);
+  }
+  info(message: string): void {
+    this.log('info', message);
+  }
+  debug(message: string): void {
+    this.log('debug', message);
+  }
+
+  /** qemu-ga's slog(): the "syslog" domain, sent to syslog as `<level>: <msg>` whatever -v says. */
+  audit(message: string, level: LogLevel = 'info'): void {
+    if (!this.enabled || !this.installed) return;
+    try {
+      this.syslogSink(SYSLOG_PRIORITY[level], `${level}: ${message}`);
+    } catch {
+      // syslog(3) reports nothing either.
+    }
+  }
+
+  /** Close the log file, if any (at exit). */
+  close(): void {
+    this.closeFile();
+    this.targetFd = this.stderrFd;
+  }
+
+  private closeFile(): void {
+    if (this.fileFd !== null) {
+      try {
+        fs.closeSync(this.fileFd);
+      } catch {
+        // already gone
+      }
+      this.fileFd = null;
+    }
+  }
+
+  private write(fd: number, text: string): void {
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += fs.writeSync(fd, buf, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN' && fd === 2) {
+          process.stderr.write(buf.subarray(off));
+        }
+        // Other errors lose the line, as fprintf() to a broken stream does.
+        return;
+      }
+    }
+  }
+}

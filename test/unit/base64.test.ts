@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { BASE64_INVALID_DESC, decodeBase64, encodeBase64 } from '../../src/protocol/base64.ts';
+
+function dec(s: string): string {
+  return decodeBase64(s).toString('latin1');
+}
+
+function rejects(s: string): void {
+  assert.throws(() => decodeBase64(s), (e: { desc?: string; errorClass?: string }) => {
+    assert.equal(e.errorClass, 'GenericError');
+    assert.equal(e.desc, BASE64_INVALID_DESC);
+    return true;
+  }, JSON.stringify(s));
+}
+
+test('standard padded and unpadded-complete input', () => {
+  assert.equal(dec(''), '');
+  assert.equal(dec('YWJj'), 'abc');
+  assert.equal(dec('YWI='), 'ab');
+  assert.equal(dec('YQ=='), 'a');
+  assert.equal(dec('aGVsbG8gd29ybGQK'), 'hello world\n');
+});
+
+test('TARGET §3: a final 2- or 3-character group decodes as RFC 4648', () => {
+  assert.equal(dec('YWJ'), 'ab');
+  assert.equal(dec('YQ'), 'a');
+  assert.equal(dec('YWJjYWJ'), 'abcab');
+  assert.equal(dec('YW='), 'a'); // partially padded final group
+  assert.equal(dec('YWJjYW='), 'abca');
+});
+
+test('a 1-character tail and misplaced "=" are the invalid-characters error', () => {
+  for (const s of ['Y', 'YWJjY', '=', '==', '===', '====', 'aG=k', 'a===', '=AAA', 'A=AA', 'Y=', 'YWJjY=', 'YQ=A', 'YQ==Y', 'YWJj=', 'YWJj==']) rejects(s);
+});
+
+test('padded groups written back to back are accepted', () => {
+  assert.equal(dec('YQ==YQ=='), 'aa');
+  assert.equal(dec('YWI=YWJj'), 'ababc');
+  assert.equal(dec('YQ==YWJ'), 'aab');
+  assert.equal(dec('YQ==YWJjYQ=='), 'aabca');
+});
+
+test('LF is skipped anywhere, CR and other whitespace are invalid', () => {
+  assert.equal(dec('YW\nJj'), 'abc');
+  assert.equal(dec('\nYWJj\n'), 'abc');
+  assert.equal(dec('YQ=\n='), 'a');
+  assert.equal(dec('\n\n'), '');
+  rejects('YW\r\nJj');
+  rejects('YW Jj');
+  rejects('YWJj\t');
+});
+
+test("strict pre-check: only A-Z a-z 0-9 + / = and LF", () => {
+  for (const s of ['!!!notbase64', 'YW-j', 'YW_j', 'YWJj.', 'ä', 'YWJj\u00ff', 'YWJj\u{1F600}']) rejects(s);
+  assert.equal(decodeBase64('++//').toString('hex'), 'fbefff');
+});
+
+test('the input is a C string: NUL ends it', () => {
+  assert.equal(dec('YWJj\u0000!!!'), 'abc');
+  assert.equal(dec('\u0000YWJj'), '');
+});
+
+test('round trip of random data of every length 0..300', () => {
+  for (let n = 0; n <= 300; n++) {
+    const b = randomBytes(n);
+    const s = encodeBase64(b);
+    assert.equal(s, b.toString('base64'));
+    assert.deepEqual(decodeBase64(s), b);
+    // Unpadded form decodes to the same bytes (the fix), wrapped form too.
+    assert.deepEqual(decodeBase64(s.replace(/=+$/, '')), b);
+    assert.deepEqual(decodeBase64(s.replace(/(.{76})/g, '$1\n')), b);
+  }
+});
+
+test('encodeBase64 of a prefix and of nothing', () => {
+  const b = Buffer.from('abcdef');
+  assert.equal(encodeBase64(b, 3), 'YWJj');
+  assert.equal(encodeBase64(b, 0), '');
+  assert.equal(encodeBase64(new Uint8Array([0xff])), '/w==');
+});
+
+test('64 MiB inputs: plain, LF-wrapped and back-to-back padded groups', () => {
+  const data = randomBytes(48 * 1024 * 1024);
+  const s = data.toString('base64');
+  assert.equal(s.length, 64 * 1024 * 1024);
+  assert.ok(decodeBase64(s).equals(data));
+  const wrapped = s.replace(/(.{4096})/g, '$1\n');
+  assert.ok(decodeBase64(wrapped).equals(data));
+  const groups = 'YQ=='.repeat(16 * 1024 * 1024);
+  const out = decodeBase64(groups);
+  assert.equal(out.length, 16 * 1024 * 1024);
+  assert.ok(out.every((x) => x === 0x61));
+  rejects(s.slice(0, -5) + '!' + s.slice(-4));
+});

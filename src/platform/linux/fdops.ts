@@ -1,0 +1,80 @@
+// Descriptor calls Node lacks: lseek (stdio-style seek/tell on guest-file handles) and
+// pipe2 (real pipes for guest-exec; Node's own stdio "pipes" are socketpairs, on which a
+// child's `echo x > /dev/stdout` fails with ENXIO). koffi is loaded on first use only.
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+const O_CLOEXEC = 0o2000000;
+
+interface Fns {
+  lseek(fd: number, offset: bigint, whence: number): number | bigint;
+  pipe2(fds: Int32Array, flags: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  errno(): number;
+}
+
+let fns: Fns | undefined;
+
+function load(): Fns {
+  if (fns) return fns;
+  const koffi = require('koffi');
+  const libc = koffi.load('libc.so.6');
+  fns = {
+    lseek: libc.func('int64_t lseek(int, int64_t, int)'),
+    pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+    fcntl: libc.func('int fcntl(int, int, int)'),
+    errno: () => koffi.errno() as number,
+  };
+  return fns;
+}
+
+/** An Error carrying `errno` (positive), as strerror()/errnoOf() expect. */
+export function sysError(call: string, errno: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${call} failed: errno ${errno}`), { errno });
+}
+
+/** lseek(2): the new offset, or throws an Error carrying errno. */
+export function lseek(fd: number, offset: bigint, whence: number): bigint {
+  const f = load();
+  const r = f.lseek(fd, offset, whence);
+  if (r === -1 || r === -1n) throw sysError('lseek', f.errno());
+  return BigInt(r);
+}
+
+/** pipe2(O_CLOEXEC): [readEnd, writeEnd]; throws an Error carrying errno. */
+export function pipeCloexec(): [number, number] {
+  const f = load();
+  const fds = new Int32Array(2);
+  if (f.pipe2(fds, O_CLOEXEC) !== 0) throw sysError('pipe2', f.errno());
+  return [fds[0], fds[1]];
+}
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/**
+ * Marks every open descriptor above 2 close-on-exec. Node opens everything with O_CLOEXEC;
+ * this catches descriptors the agent inherited from whoever started it, so that children
+ * get only fds 0-2, as GLib's spawn guarantees for qemu-ga's children.
+ */
+export function cloexecInherited(fdDir = '/proc/self/fd'): void {
+  let names: string[];
+  try {
+    names = readdirSync(fdDir);
+  } catch {
+    return;
+  }
+  const f = load();
+  for (const name of names) {
+    const fd = Number(name);
+    if (!(fd > 2)) continue;
+    const flags = f.fcntl(fd, F_GETFD, 0);
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) f.fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}

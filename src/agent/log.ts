@@ -26,9 +26,24 @@ export const SYSLOG_PRIORITY: Readonly<Record<LogLevel, number>> = {
   debug: 7, // LOG_DEBUG
 };
 
-/** Wall-clock time in microseconds since the epoch (Date.now() only has milliseconds). */
+let clockBase = 0n; // wall-clock µs at hrBase
+let hrBase = 0n;
+
+/**
+ * Wall-clock time in microseconds since the epoch. Date.now() has only milliseconds, so the
+ * microseconds come from the monotonic clock, re-anchored whenever they leave Date.now()'s current
+ * millisecond (so a clock step, e.g. by guest-set-time, shows up in the log as it would in qemu-ga's).
+ */
 export function nowMicros(): bigint {
-  return BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  const hr = process.hrtime.bigint();
+  const wall = BigInt(Date.now()) * 1000n;
+  let t = clockBase + (hr - hrBase) / 1000n;
+  if (t < wall || t >= wall + 1000n) {
+    clockBase = wall;
+    hrBase = hr;
+    t = wall;
+  }
+  return t;
 }
 
 /** qemu-ga's log line: `g_date_time_format(now_utc, "%s.%f")`, level name, message. */

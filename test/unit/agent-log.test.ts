@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { AgentLogger, formatGLibMessage, formatLogLine, LogFileError, type LoggerOptions } from '../../src/agent/log.ts';
+import { AgentLogger, formatGLibMessage, formatLogLine, LogFileError, nowMicros, type LoggerOptions } from '../../src/agent/log.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-log-'));
 let n = 0;
@@ -45,6 +45,17 @@ describe('formatLogLine', () => {
       '1795593274.716113: critical: unsupported channel method/type: foo\n',
     );
     assert.equal(formatLogLine('debug', 'x', 1000000000000005n), '1000000000.000005: debug: x\n');
+  });
+});
+
+describe('nowMicros', () => {
+  it('stays within the wall clock\'s current millisecond', () => {
+    for (let i = 0; i < 1000; i++) {
+      const before = BigInt(Date.now()) * 1000n;
+      const t = nowMicros();
+      const after = (BigInt(Date.now()) + 1n) * 1000n;
+      assert.ok(before <= t && t < after, `${before} <= ${t} < ${after}`);
+    }
   });
 });
 

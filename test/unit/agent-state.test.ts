@@ -72,9 +72,10 @@ describe('PersistentState', () => {
     const before = fs.statSync(p.stateFile).ino;
     assert.equal(s.allocateHandle(), 1000n);
     assert.equal(fs.readFileSync(p.stateFile, 'utf8'), '[global]\nfd_counter=1001\n');
+    // (Checked at once: a later temporary file may reuse the freed inode.)
+    assert.notEqual(fs.statSync(p.stateFile).ino, before, 'replaced by rename, not rewritten in place');
     assert.equal(s.allocateHandle(), 1001n);
     assert.equal(fs.readFileSync(p.stateFile, 'utf8'), '[global]\nfd_counter=1002\n');
-    assert.notEqual(fs.statSync(p.stateFile).ino, before, 'replaced by rename, not rewritten in place');
     assert.deepEqual(fs.readdirSync(d), ['qga.state'], 'no temporary file left behind');
     // A restart continues from the stored counter.
     assert.equal(PersistentState.open(p, { frozen: false, log: recorder() }).allocateHandle(), 1002n);

@@ -39,9 +39,11 @@ export function nowMicros(): bigint {
   const wall = BigInt(Date.now()) * 1000n;
   let t = clockBase + (hr - hrBase) / 1000n;
   if (t < wall || t >= wall + 1000n) {
-    clockBase = wall;
+    // Re-anchor on the performance clock's estimate, kept inside Date.now()'s millisecond.
+    const est = BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+    t = est < wall ? wall : est >= wall + 1000n ? wall + 999n : est;
+    clockBase = t;
     hrBase = hr;
-    t = wall;
   }
   return t;
 }

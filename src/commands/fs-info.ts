@@ -1,0 +1,66 @@
+// guest-get-fsinfo (facts §3.23): every mount of the mount list (§3.7, 10.2 dedup), newest first, with its
+// device name, the disks under it, and statvfs() sizes.
+//
+// statvfs() of a dead mount (a stuck FUSE daemon, a hung block device) can block for ever. The calls run
+// on the libuv threadpool, all of one request within one time limit (STATVFS_TIMEOUT_MS); a mount whose
+// call does not answer in time is reported as qemu-ga reports a failed statvfs(): without used-bytes,
+// total-bytes and total-bytes-privileged, the mount itself still listed. (Network filesystems and
+// other anonymous-device mounts never reach statvfs: the mount list keeps block-device mounts only.)
+import { genericError } from '../protocol/errors.ts';
+import { buildFsMountList, type FsMount } from '../platform/linux/mounts.ts';
+import { rooted } from '../platform/linux/paths.ts';
+import { statvfsMany, type Statvfs } from '../platform/linux/statvfs.ts';
+import type { AgentContext } from './context.ts';
+import { walkDevice, type DeviceWalk, type GuestDiskAddress } from './disk-address.ts';
+
+/** GuestFilesystemInfo (local type until src/generated/qapi-types.ts exists). */
+export interface GuestFilesystemInfo {
+  name: string;
+  mountpoint: string;
+  type: string;
+  'used-bytes'?: bigint;
+  'total-bytes'?: bigint;
+  'total-bytes-privileged'?: bigint;
+  disk: GuestDiskAddress[];
+}
+
+export interface FsinfoOptions {
+  /** statvfs() of the mount points (already under the root); defaults to the bounded threadpool calls. */
+  statvfs?: (paths: readonly string[]) => Promise<(Statvfs | null)[]>;
+  /** Keep only the first mount of each device (10.2+). Default true. */
+  dedup?: boolean;
+}
+
+const U64 = (v: bigint) => BigInt.asUintN(64, v);
+
+export function fsinfoEntry(root: string, mount: FsMount, sv: Statvfs | null): { info: GuestFilesystemInfo; error?: string } {
+  const walk: DeviceWalk = { disks: [] };
+  walkDevice(root, `/sys/dev/block/${mount.devmajor}:${mount.devminor}`, walk);
+  const info: GuestFilesystemInfo = { name: walk.name ?? '', mountpoint: mount.dirname, type: mount.devtype, disk: walk.disks };
+  if (sv) {
+    // unsigned long arithmetic, as qemu-ga computes it.
+    const used = U64(sv.blocks - sv.bfree);
+    const nonrootTotal = U64(used + sv.bavail);
+    info['used-bytes'] = U64(used * sv.frsize);
+    info['total-bytes'] = U64(nonrootTotal * sv.frsize);
+    info['total-bytes-privileged'] = U64(sv.blocks * sv.frsize);
+  }
+  return walk.error === undefined ? { info } : { info, error: walk.error };
+}
+
+export async function fsinfo(root: string, opts: FsinfoOptions = {}): Promise<GuestFilesystemInfo[]> {
+  const mounts = buildFsMountList(root, { dedup: opts.dedup ?? true });
+  const stat = opts.statvfs ?? statvfsMany;
+  const sizes = mounts.length === 0 ? [] : await stat(mounts.map((m) => rooted(root, m.dirname)));
+  const result: GuestFilesystemInfo[] = [];
+  for (let i = 0; i < mounts.length; i++) {
+    const { info, error } = fsinfoEntry(root, mounts[i], sizes[i] ?? null);
+    if (error !== undefined) throw genericError(error);
+    result.unshift(info);
+  }
+  return result;
+}
+
+export function guestGetFsinfo(_args: unknown, ctx: AgentContext): Promise<GuestFilesystemInfo[]> {
+  return fsinfo(ctx.root);
+}

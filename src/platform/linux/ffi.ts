@@ -1,0 +1,25 @@
+// koffi and libc, loaded on the first FFI call only: agent startup never pays for them.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+// koffi's own declarations are loose (pointers are bigint, values are whatever the prototype says).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Koffi = any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Lib = any;
+
+let cached: { koffi: Koffi; libc: Lib } | undefined;
+
+export function ffi(): { koffi: Koffi; libc: Lib } {
+  if (cached === undefined) {
+    const koffi = require('koffi');
+    cached = { koffi, libc: koffi.load('libc.so.6') };
+  }
+  return cached;
+}
+
+/** An Error carrying `errno` (the shape strerror() in strerror.ts understands). */
+export function errnoError(what: string, errno: number): Error {
+  return Object.assign(new Error(what), { errno });
+}

@@ -1,0 +1,129 @@
+// getifaddrs() and SIOCGIFHWADDR through koffi: the interface walk of guest-network-get-interfaces needs
+// libc's exact entry order (links first, then IPv4, then IPv6 addresses) and every interface, also
+// those without an address, which os.networkInterfaces() drops.
+import { errnoError, ffi, type Koffi } from './ffi.ts';
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SIOCGIFHWADDR = 0x8927;
+const IF_NAMESIZE = 16;
+/** sizeof(struct ifreq) on LP64. */
+const IFREQ_SIZE = 40;
+
+export interface IfAddrEntry {
+  /** ifa_name (an interface name, or an IPv4 label such as "eth0:1"). */
+  name: string;
+  /** ifa_addr->sa_family, or -1 when ifa_addr is NULL. */
+  family: number;
+  /** The address bytes (4 for AF_INET, 16 for AF_INET6); undefined for other families. */
+  addr?: Uint8Array;
+  /** The netmask bytes of the same length, or undefined when ifa_netmask is NULL. */
+  netmask?: Uint8Array;
+}
+
+interface Fns {
+  koffi: Koffi;
+  getifaddrs: (out: [bigint | null]) => number;
+  freeifaddrs: (p: bigint) => void;
+  socket: (domain: number, type: number, proto: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  close: (fd: number) => number;
+  // struct ifaddrs decoded in one call.
+  ifaddrsType: unknown;
+}
+
+let fns: Fns | undefined;
+
+function load(): Fns {
+  if (fns) return fns;
+  const { koffi, libc } = ffi();
+  fns = {
+    koffi,
+    getifaddrs: libc.func('int getifaddrs(_Out_ void **ifap)'),
+    freeifaddrs: libc.func('void freeifaddrs(void *ifa)'),
+    socket: libc.func('int socket(int domain, int type, int protocol)'),
+    ioctl: libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+    close: libc.func('int close(int fd)'),
+    ifaddrsType: koffi.struct({
+      ifa_next: 'void *',
+      ifa_name: 'const char *',
+      ifa_flags: 'unsigned int',
+      ifa_addr: 'void *',
+      ifa_netmask: 'void *',
+      ifa_ifu: 'void *',
+      ifa_data: 'void *',
+    }),
+  };
+  return fns;
+}
+
+function copyBytes(koffi: Koffi, ptr: bigint, offset: number, len: number): Uint8Array {
+  return new Uint8Array(koffi.view(ptr, offset + len), offset, len).slice();
+}
+
+/** The getifaddrs() list in libc's order; throws an errno Error when getifaddrs() fails. */
+export function getIfAddrs(): IfAddrEntry[] {
+  const f = load();
+  const { koffi } = f;
+  const out: [bigint | null] = [null];
+  if (f.getifaddrs(out) !== 0) throw errnoError('getifaddrs', koffi.errno());
+  const head = out[0];
+  const list: IfAddrEntry[] = [];
+  try {
+    for (let p = head; p; ) {
+      const node = koffi.decode(p, f.ifaddrsType) as {
+        ifa_next: bigint | null;
+        ifa_name: string | null;
+        ifa_addr: bigint | null;
+        ifa_netmask: bigint | null;
+      };
+      const entry: IfAddrEntry = { name: node.ifa_name ?? '', family: -1 };
+      if (node.ifa_addr) {
+        const family = koffi.decode.uint16(node.ifa_addr) as number;
+        entry.family = family;
+        // struct sockaddr_in: sin_addr at offset 4; struct sockaddr_in6: sin6_addr at offset 8.
+        const at = family === AF_INET ? 4 : family === AF_INET6 ? 8 : -1;
+        const len = family === AF_INET ? 4 : 16;
+        if (at >= 0) {
+          entry.addr = copyBytes(koffi, node.ifa_addr, at, len);
+          if (node.ifa_netmask) entry.netmask = copyBytes(koffi, node.ifa_netmask, at, len);
+        }
+      }
+      list.push(entry);
+      p = node.ifa_next;
+    }
+  } finally {
+    if (head) f.freeifaddrs(head);
+  }
+  return list;
+}
+
+/** SIOCGIFHWADDR queries on one AF_INET socket. */
+export class HwAddrQuery {
+  private readonly f: Fns;
+  private readonly fd: number;
+  private readonly ifr = Buffer.alloc(IFREQ_SIZE);
+
+  /** Throws an errno Error when the socket cannot be created. */
+  constructor() {
+    this.f = load();
+    this.fd = this.f.socket(AF_INET, SOCK_STREAM, 0);
+    if (this.fd < 0) throw errnoError('socket', this.f.koffi.errno());
+  }
+
+  /** The first 6 bytes of the hardware address, or undefined when the ioctl fails. */
+  get(name: string): Uint8Array | undefined {
+    const ifr = this.ifr;
+    ifr.fill(0);
+    // pstrcpy(ifr_name, IF_NAMESIZE, name): at most 15 bytes and a NUL.
+    Buffer.from(name, 'utf8').copy(ifr, 0, 0, IF_NAMESIZE - 1);
+    if (this.f.ioctl(this.fd, SIOCGIFHWADDR, ifr) === -1) return undefined;
+    // ifr_hwaddr is a struct sockaddr at offset 16; sa_data starts 2 bytes in.
+    return new Uint8Array(ifr.subarray(18, 24));
+  }
+
+  close(): void {
+    this.f.close(this.fd);
+  }
+}

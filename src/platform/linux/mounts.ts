@@ -1,0 +1,182 @@
+// The mount list qemu-ga 10.2 builds for guest-get-fsinfo, fsfreeze and fstrim (facts §3.7): the lines of
+// /proc/self/mountinfo backed by a block device (btrfs: the device of its source), first mount of each
+// device only; /proc/self/mounts when mountinfo cannot be opened.
+import * as fs from 'node:fs';
+import { genericError } from '../../protocol/errors.ts';
+import { rooted } from './paths.ts';
+import { sscanf } from './scanf.ts';
+
+export interface FsMount {
+  /** Mount point, unescaped. */
+  dirname: string;
+  /** Filesystem type. */
+  devtype: string;
+  devmajor: number;
+  devminor: number;
+}
+
+export interface MountListOptions {
+  /** Drop a mount whose major:minor is already listed (10.2+; 7.2 keeps bind mounts). Default true. */
+  dedup?: boolean;
+  /** stat() of a mount source: its file type and device numbers. Defaults to fs.statSync under the root. */
+  statSource?: (path: string) => { isDirectory: boolean; isBlockDevice: boolean; rdevMajor: number; rdevMinor: number } | null;
+}
+
+/** Bytes of a latin1 "byte string" as text (invalid UTF-8 sequences become U+FFFD). */
+export function bytesToText(s: string): string {
+  // Fast path: pure ASCII.
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(s)) return s;
+  return Buffer.from(s, 'latin1').toString('utf8');
+}
+
+/** decode_mntname(): \\ and \NNN (first digit 0-3) are unescaped; any other backslash stays. */
+export function decodeMntName(s: string): string {
+  if (!s.includes('\\')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c !== '\\') {
+      out += c;
+    } else if (s[i + 1] === '\\') {
+      out += '\\';
+      i++;
+    } else if (s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out += String.fromCharCode((s.charCodeAt(i + 1) - 48) * 64 + (s.charCodeAt(i + 2) - 48) * 8 + (s.charCodeAt(i + 3) - 48));
+      i += 3;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+function major(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+}
+
+function defaultStatSource(root: string) {
+  return (p: string) => {
+    try {
+      const st = fs.statSync(rooted(root, p));
+      return { isDirectory: st.isDirectory(), isBlockDevice: st.isBlockDevice(), rdevMajor: major(st.rdev), rdevMinor: minor(st.rdev) };
+    } catch {
+      return null;
+    }
+  };
+}
+
+/** dev_major_minor(): 0 with the numbers of a block device, -2 for a directory (a bind mount), else -1. */
+function devMajorMinor(statSource: NonNullable<MountListOptions['statSource']>, p: string): { rc: number; major: number; minor: number } {
+  const st = statSource(p);
+  if (st === null) return { rc: -1, major: 0, minor: 0 };
+  if (st.isDirectory) return { rc: -2, major: 0, minor: 0 };
+  if (st.isBlockDevice) return { rc: 0, major: st.rdevMajor, minor: st.rdevMinor };
+  return { rc: -1, major: 0, minor: 0 };
+}
+
+/** Splits file text into lines as getline() returns them (each with its newline, the last maybe without). */
+function lines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+    out.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+  if (start < text.length) out.push(text.slice(start));
+  return out;
+}
+
+/** Parses mountinfo text (latin1) into the mount list. */
+export function parseMountinfo(text: string, opts: MountListOptions & { root?: string } = {}): FsMount[] {
+  const dedup = opts.dedup ?? true;
+  const statSource = opts.statSource ?? defaultStatSource(opts.root ?? '/');
+  const mounts: FsMount[] = [];
+  const seen = new Set<string>();
+  for (const line of lines(text)) {
+    // "%*u %*u %u:%u %*s %n%*s%n%c": ids, major:minor, root, then the mount point and one more char.
+    const head = sscanf(line, '%*u %*u %u:%u %*s %n%*s%n%c');
+    if (head.ret < 3) continue;
+    let devmajor = Number(head.values[0]);
+    let devminor = Number(head.values[1]);
+    const dirS = head.values[2] as number;
+    const dirE = head.values[3] as number;
+    const dash = line.indexOf(' - ', dirE);
+    if (dash < 0) continue;
+    const rest = line.slice(dash);
+    const tail = sscanf(rest, ' - %n%*s%n %n%*s%n%c');
+    if (tail.ret < 1) continue;
+    const [typeS, typeE, devS, devE] = tail.values as number[];
+    const dirname = decodeMntName(line.slice(dirS, dirE));
+    const devtype = rest.slice(typeS, typeE);
+    const source = decodeMntName(rest.slice(devS, devE));
+    if (devmajor === 0) {
+      // btrfs reports major 0: take the numbers of its source device.
+      if (devtype !== 'btrfs') continue;
+      const d = devMajorMinor(statSource, bytesToText(source));
+      if (d.rc < 0) continue;
+      devmajor = d.major;
+      devminor = d.minor;
+    }
+    const key = `${devmajor}:${devminor}`;
+    if (dedup && seen.has(key)) continue;
+    seen.add(key);
+    mounts.push({ dirname: bytesToText(dirname), devtype: bytesToText(devtype), devmajor, devminor });
+  }
+  return mounts;
+}
+
+/** glibc getmntent()'s unescaping: \040 \011 \012 \134 and \\ only. */
+function decodeMntent(s: string): string {
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(040|011|012|134|\\)/g, (_m, code: string) =>
+    code === '040' ? ' ' : code === '011' ? '\t' : code === '012' ? '\n' : '\\',
+  );
+}
+
+/** Parses /proc/self/mounts text (latin1) the way the getmntent() fallback does. */
+export function parseMounts(text: string, opts: MountListOptions & { root?: string } = {}): FsMount[] {
+  const dedup = opts.dedup ?? true;
+  const statSource = opts.statSource ?? defaultStatSource(opts.root ?? '/');
+  const mounts: FsMount[] = [];
+  const seen = new Set<string>();
+  for (let line of text.split('\n')) {
+    line = line.replace(/^[ \t]+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/[ \t]+/);
+    const fsname = decodeMntent(fields[0] ?? '');
+    const dir = decodeMntent(fields[1] ?? '');
+    const type = decodeMntent(fields[2] ?? '');
+    if (!fsname.startsWith('/') || type === 'smbfs' || type === 'cifs') continue;
+    const d = devMajorMinor(statSource, bytesToText(fsname));
+    if (d.rc === -2) continue;
+    const key = `${d.major}:${d.minor}`;
+    if (dedup && seen.has(key)) continue;
+    seen.add(key);
+    mounts.push({ dirname: bytesToText(dir), devtype: bytesToText(type), devmajor: d.major, devminor: d.minor });
+  }
+  return mounts;
+}
+
+/**
+ * build_fs_mount_list(): the local filesystems in mount order. Throws qemu-ga's GenericError when neither
+ * /proc/self/mountinfo nor /proc/self/mounts can be opened.
+ */
+export function buildFsMountList(root: string, opts: MountListOptions = {}): FsMount[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(rooted(root, '/proc/self/mountinfo'), 'latin1');
+  } catch {
+    try {
+      text = fs.readFileSync(rooted(root, '/proc/self/mounts'), 'latin1');
+    } catch {
+      throw genericError("failed to open mtab file: '/proc/self/mounts'");
+    }
+    return parseMounts(text, { ...opts, root });
+  }
+  return parseMountinfo(text, { ...opts, root });
+}

@@ -49,7 +49,7 @@ export class Dispatcher {
     let name: string | undefined;
     let args: JsonObject | undefined;
     // qemu-ga examines members in its hash-table order; the first bad one decides the error.
-    for (const key of qdictOrderedKeys(request.keys())) {
+    for (const key of qdictOrderedKeys([...request.keys()])) {
       const value = request.get(key) as JsonValue;
       if (key === 'execute') {
         if (typeof value !== 'string') return errorReply(new QgaError('GenericError', "QMP input member 'execute' must be a string"), id);

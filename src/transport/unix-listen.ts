@@ -39,11 +39,12 @@ export class UnixListenTransport implements Transport {
     await this.listen(server, { path, backlog: 1 }, path);
   }
 
-  private listen(server: net.Server, options: net.ListenOptions, path: string): Promise<void> {
+  private listen(server: net.Server, options: net.ListenOptions | { fd: number }, path: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new ChannelError(`Failed to bind socket to ${path}: ${strerror(err)}`));
       server.once('error', onError);
-      server.listen(options, () => {
+      // A { fd } handle is the systemd-activated socket (server.listen(handle) overload).
+      server.listen(options as net.ListenOptions, () => {
         server.off('error', onError);
         server.on('error', (err) => this.log.warning(`error on listening socket: ${strerror(err)}`));
         resolve();

@@ -2,12 +2,12 @@
 // input-data and guest-set-user-password.
 //
 // Decoding = QEMU's strict pre-check, then GLib-compatible group decoding with the team's fix:
-//   1. The input is a C string: it ends at the first NUL.
-//   2. Every character must be one of A-Z a-z 0-9 + / = or LF, else
-//      "Base64 data contains invalid characters".
-//   3. LF is skipped anywhere. The rest is read in groups of 4: a group is "xxxx", "xxx="
+//   1. Every character must be one of A-Z a-z 0-9 + / = or LF, else
+//      "Base64 data contains invalid characters". (A JSON "\u0000" is no exception: QEMU's
+//      parser turns it into the bytes C0 80, which fail the check.)
+//   2. LF is skipped anywhere. The rest is read in groups of 4: a group is "xxxx", "xxx="
 //      or "xx=="; padded groups may follow each other ("YQ==YQ==" is "aa").
-//   4. A final group of 2 or 3 characters is decoded as if padded (RFC 4648): "YWJ" is "ab",
+//   3. A final group of 2 or 3 characters is decoded as if padded (RFC 4648): "YWJ" is "ab",
 //      "YW=" is "a". A final single character, or "=" anywhere else ("aG=k", "a===", "=AAA",
 //      "Y="), is the invalid-characters error. (qemu-ga itself silently drops a short final
 //      group and decodes misplaced "=" as zero bits; TARGET.md §3 fixes both.)
@@ -28,8 +28,6 @@ function invalid(): never {
 /** Decodes qemu-ga base64; throws the GenericError `Base64 data contains invalid characters`. */
 export function decodeBase64(input: string): Buffer {
   let s = input;
-  const nul = s.indexOf('\0');
-  if (nul >= 0) s = s.slice(0, nul);
   if (s.length === 0) return Buffer.alloc(0);
   if (INVALID_CHAR.test(s)) invalid();
   if (s.indexOf('\n') >= 0) s = s.replaceAll('\n', '');

@@ -1,0 +1,428 @@
+// guest-file-open/-close/-read/-write/-seek/-flush (facts §3.6, §2.2 "Files").
+//
+// qemu-ga wraps each descriptor in a stdio FILE. We keep the bare descriptor and do what
+// stdio would do, which is observably the same:
+//   - reads loop read(2) until `count` bytes or a 0-byte read; `eof` is "a read returned 0"
+//     (qemu-ga calls clearerr after every command, so the flag never outlives a command);
+//   - writes go straight to write(2) at the kernel position (O_APPEND does appending), so
+//     no stdio buffer exists and flush has nothing to push; seek/tell are lseek(2);
+//   - count 0 reads and writes make no system call at all, like fread/fwrite;
+//   - every fd is O_NONBLOCK, so a FIFO read with a live writer but too few bytes fails with
+//     EAGAIN and loses what it consumed, exactly like qemu-ga (facts §3.6).
+// Creation follows qemu-ga: O_EXCL first, then a plain open on EEXIST; a file we created is
+// fchmod'ed to 0666 whatever the umask. That is qemu-ga's documented, probed behaviour
+// (file/modes, "created": 0o666), so it is matched rather than tightened; a host that wants
+// private files chmods them or writes into a private directory.
+//
+// Speed: up to 64 KiB, reads and writes are synchronous (microseconds on a local file, and
+// never blocking since the fd is non-blocking or a regular file); above that they run on
+// libuv's thread pool into one reusable buffer, so a 48 MiB transfer costs one read(2) and
+// one base64 pass, and the event loop keeps serving other work meanwhile.
+import * as fs from 'node:fs';
+import type { AgentContext } from './context.ts';
+import { genericError } from '../protocol/errors.ts';
+import { decodeBase64, encodeBase64 } from '../protocol/base64.ts';
+import { strerror } from '../platform/linux/strerror.ts';
+import { lseek, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
+
+// ---- argument and result types (src/generated/qapi-types.ts did not exist yet) ------------
+
+export interface GuestFileOpenArgs {
+  path: string;
+  mode?: string;
+}
+export interface GuestFileHandleArgs {
+  handle: bigint;
+}
+export interface GuestFileReadArgs {
+  handle: bigint;
+  count?: bigint;
+}
+export interface GuestFileWriteArgs {
+  handle: bigint;
+  'buf-b64': string;
+  count?: bigint;
+}
+/** The alternate GuestFileWhence: an int (`value`) or a QGASeek name (`name`). */
+export type GuestFileWhenceArg = bigint | number | string | { readonly type?: string; readonly value?: unknown; readonly name?: unknown };
+export interface GuestFileSeekArgs {
+  handle: bigint;
+  offset: bigint;
+  whence: GuestFileWhenceArg;
+}
+export interface GuestFileRead {
+  count: number;
+  'buf-b64': string;
+  eof: boolean;
+}
+export interface GuestFileWrite {
+  count: number;
+  eof: boolean;
+}
+export interface GuestFileSeek {
+  position: bigint;
+  eof: boolean;
+}
+type Empty = Record<string, never>;
+
+// ---- constants ------------------------------------------------------------------------------
+
+/** qemu-ga's QGA_READ_COUNT_DEFAULT and GUEST_FILE_READ_COUNT_MAX. */
+export const READ_COUNT_DEFAULT = 4096;
+export const READ_COUNT_MAX = 48 * 1024 * 1024;
+/** Transfers up to this size are done synchronously. */
+const SYNC_LIMIT = 64 * 1024;
+/** A large-read buffer is kept this long after its last use, then given back. */
+const POOL_IDLE_MS = 2000;
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
+
+/** The fopen() modes qemu-ga accepts and their open(2) flags (O_CLOEXEC is added by libuv). */
+const OPEN_MODES: ReadonlyMap<string, number> = new Map([
+  ['r', O_RDONLY],
+  ['rb', O_RDONLY],
+  ['w', O_WRONLY | O_CREAT | O_TRUNC],
+  ['wb', O_WRONLY | O_CREAT | O_TRUNC],
+  ['a', O_WRONLY | O_CREAT | O_APPEND],
+  ['ab', O_WRONLY | O_CREAT | O_APPEND],
+  ['r+', O_RDWR],
+  ['rb+', O_RDWR],
+  ['r+b', O_RDWR],
+  ['w+', O_RDWR | O_CREAT | O_TRUNC],
+  ['wb+', O_RDWR | O_CREAT | O_TRUNC],
+  ['w+b', O_RDWR | O_CREAT | O_TRUNC],
+  ['a+', O_RDWR | O_CREAT | O_APPEND],
+  ['ab+', O_RDWR | O_CREAT | O_APPEND],
+  ['a+b', O_RDWR | O_CREAT | O_APPEND],
+]);
+
+const NEW_FILE_MODE = 0o666;
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/**
+ * The bytes qemu-ga would hand to open(2): QEMU's JSON parser stores U+0000 as the overlong
+ * pair C0 80 (so the C string goes on), and that is the name the kernel sees.
+ */
+export function osPath(s: string): string | Buffer {
+  if (s.indexOf('\0') < 0) return s;
+  const parts = s.split('\0').map((p) => Buffer.from(p, 'utf8'));
+  const sep = Buffer.from([0xc0, 0x80]);
+  const out: Buffer[] = [];
+  parts.forEach((p, i) => {
+    if (i > 0) out.push(sep);
+    out.push(p);
+  });
+  return Buffer.concat(out);
+}
+
+function countError(count: bigint): never {
+  throw genericError(`value '${count}' is invalid for argument count`);
+}
+
+interface OpenFile {
+  readonly handle: bigint;
+  readonly fd: number;
+  closed: boolean;
+  /** The last queued asynchronous operation, or null when the handle is idle. */
+  tail: Promise<unknown> | null;
+}
+
+/** Runs `op` after the handle's pending asynchronous operations; synchronously when idle. */
+function onHandle<T>(f: OpenFile, op: () => T | Promise<T>): T | Promise<T> {
+  const guarded = (): T | Promise<T> => {
+    if (f.closed) throw genericError(`handle '${f.handle}' has not been found`);
+    return op();
+  };
+  const result = f.tail === null ? guarded() : f.tail.then(guarded, guarded);
+  if (result instanceof Promise) {
+    const settled: Promise<unknown> = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    f.tail = settled;
+    void settled.then(() => {
+      if (f.tail === settled) f.tail = null;
+    });
+  }
+  return result;
+}
+
+/** One reusable buffer for large reads; released after a quiet spell so idle RSS drops back. */
+class ReadPool {
+  private buf: Buffer | null = null;
+  private busy = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  acquire(size: number): Buffer {
+    if (this.busy) return Buffer.allocUnsafeSlow(size);
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.buf === null || this.buf.length < size) {
+      this.buf = null;
+      this.buf = Buffer.allocUnsafeSlow(size);
+    }
+    this.busy = true;
+    return this.buf;
+  }
+
+  release(buf: Buffer): void {
+    if (buf !== this.buf) return;
+    this.busy = false;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.busy) this.buf = null;
+    }, POOL_IDLE_MS);
+    this.timer.unref();
+  }
+}
+
+function fsRead(fd: number, buf: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buf, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+function fsWrite(fd: number, buf: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, buf, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+// ---- the handlers ---------------------------------------------------------------------------
+
+export interface FileHandlers {
+  'guest-file-open'(args: GuestFileOpenArgs, ctx: AgentContext): bigint;
+  'guest-file-close'(args: GuestFileHandleArgs, ctx: AgentContext): Empty | Promise<Empty>;
+  'guest-file-read'(args: GuestFileReadArgs, ctx: AgentContext): GuestFileRead | Promise<GuestFileRead>;
+  'guest-file-write'(args: GuestFileWriteArgs, ctx: AgentContext): GuestFileWrite | Promise<GuestFileWrite>;
+  'guest-file-seek'(args: GuestFileSeekArgs, ctx: AgentContext): GuestFileSeek | Promise<GuestFileSeek>;
+  'guest-file-flush'(args: GuestFileHandleArgs, ctx: AgentContext): Empty | Promise<Empty>;
+}
+
+/**
+ * The file commands with their handle table. Handles are global to the agent: they survive
+ * client reconnects and live until closed or the agent exits. Call once per agent.
+ */
+export function createFileHandlers(): FileHandlers {
+  const files = new Map<bigint, OpenFile>();
+  const small = Buffer.allocUnsafeSlow(SYNC_LIMIT);
+  const pool = new ReadPool();
+
+  function find(handle: bigint): OpenFile {
+    const f = files.get(handle);
+    if (f === undefined) throw genericError(`handle '${handle}' has not been found`);
+    return f;
+  }
+
+  function readFailed(ctx: AgentContext, f: OpenFile, err: unknown): never {
+    ctx.log.audit(`guest-file-read failed, handle: ${f.handle}`);
+    throw genericError(`failed to read file: ${strerror(err)}`);
+  }
+
+  function writeFailed(ctx: AgentContext, f: OpenFile, err: unknown): never {
+    ctx.log.audit(`guest-file-write failed, handle: ${f.handle}`);
+    throw genericError(`failed to write to file: ${strerror(err)}`);
+  }
+
+  function readSync(ctx: AgentContext, f: OpenFile, count: number): GuestFileRead {
+    let n = 0;
+    let eof = false;
+    try {
+      while (n < count) {
+        const r = fs.readSync(f.fd, small, n, count - n, null);
+        if (r === 0) {
+          eof = true;
+          break;
+        }
+        n += r;
+      }
+    } catch (err) {
+      readFailed(ctx, f, err);
+    }
+    return { count: n, 'buf-b64': encodeBase64(small, n), eof };
+  }
+
+  async function readAsync(ctx: AgentContext, f: OpenFile, count: number): Promise<GuestFileRead> {
+    const buf = pool.acquire(count);
+    try {
+      let n = 0;
+      let eof = false;
+      try {
+        while (n < count) {
+          const r = await fsRead(f.fd, buf, n, count - n);
+          if (r === 0) {
+            eof = true;
+            break;
+          }
+          n += r;
+        }
+      } catch (err) {
+        readFailed(ctx, f, err);
+      }
+      return { count: n, 'buf-b64': encodeBase64(buf, n), eof };
+    } finally {
+      pool.release(buf);
+    }
+  }
+
+  function writeSync(ctx: AgentContext, f: OpenFile, data: Buffer, count: number): GuestFileWrite {
+    let n = 0;
+    try {
+      while (n < count) n += fs.writeSync(f.fd, data, n, count - n, null);
+    } catch (err) {
+      writeFailed(ctx, f, err);
+    }
+    return { count: n, eof: false };
+  }
+
+  async function writeAsync(ctx: AgentContext, f: OpenFile, data: Buffer, count: number): Promise<GuestFileWrite> {
+    let n = 0;
+    try {
+      while (n < count) n += await fsWrite(f.fd, data, n, count - n);
+    } catch (err) {
+      writeFailed(ctx, f, err);
+    }
+    return { count: n, eof: false };
+  }
+
+  return {
+    'guest-file-open'(args, ctx) {
+      const path = args.path;
+      const mode = args.mode ?? 'r';
+      ctx.log.audit(`guest-file-open called, filepath: ${path}, mode: ${mode}`);
+      const base = OPEN_MODES.get(mode);
+      if (base === undefined) throw genericError(`invalid file open mode '${mode}'`);
+      let flags = base | O_NOCTTY | O_NONBLOCK;
+      const failure = (what: string, err: unknown) => genericError(`${what} '${path}' (mode: '${mode}'): ${strerror(err)}`);
+      const name = osPath(path);
+      let fd: number;
+      let created = false;
+      try {
+        if (flags & O_CREAT) {
+          try {
+            fd = fs.openSync(name, flags | O_EXCL, 0);
+            created = true;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            flags &= ~O_CREAT;
+            fd = fs.openSync(name, flags);
+          }
+        } else {
+          fd = fs.openSync(name, flags);
+        }
+      } catch (err) {
+        throw failure('failed to open file', err);
+      }
+      if (created) {
+        try {
+          fs.fchmodSync(fd, NEW_FILE_MODE);
+        } catch (err) {
+          fs.closeSync(fd);
+          try {
+            fs.unlinkSync(name);
+          } catch {
+            // qemu-ga ignores the unlink result too
+          }
+          throw failure('failed to set permission 0666 on new file', err);
+        }
+      }
+      let handle: bigint;
+      try {
+        handle = ctx.allocateHandle();
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      if (handle < 0n) {
+        // qemu-ga: a negative counter yields -1 and no error; the file is closed again.
+        fs.closeSync(fd);
+        return -1n;
+      }
+      files.set(handle, { handle, fd, closed: false, tail: null });
+      ctx.log.audit(`guest-file-open, handle: ${handle}`);
+      return handle;
+    },
+
+    'guest-file-close'(args, ctx) {
+      ctx.log.audit(`guest-file-close called, handle: ${args.handle}`);
+      const f = find(args.handle);
+      return onHandle(f, () => {
+        f.closed = true;
+        files.delete(f.handle);
+        try {
+          fs.closeSync(f.fd);
+        } catch (err) {
+          throw genericError(`failed to close handle: ${strerror(err)}`);
+        }
+        return {};
+      });
+    },
+
+    'guest-file-read'(args, ctx) {
+      const f = find(args.handle);
+      let count = READ_COUNT_DEFAULT;
+      if (args.count !== undefined) {
+        if (args.count < 0n || args.count > BigInt(READ_COUNT_MAX)) countError(args.count);
+        count = Number(args.count);
+      }
+      if (count === 0) return { count: 0, 'buf-b64': '', eof: false };
+      return onHandle(f, () => (count <= SYNC_LIMIT ? readSync(ctx, f, count) : readAsync(ctx, f, count)));
+    },
+
+    'guest-file-write'(args, ctx) {
+      const f = find(args.handle);
+      const data = decodeBase64(args['buf-b64']);
+      let count = data.length;
+      if (args.count !== undefined) {
+        if (args.count < 0n || args.count > BigInt(data.length)) countError(args.count);
+        count = Number(args.count);
+      }
+      if (count === 0) return { count: 0, eof: false };
+      return onHandle(f, () => (count <= SYNC_LIMIT ? writeSync(ctx, f, data, count) : writeAsync(ctx, f, data, count)));
+    },
+
+    'guest-file-seek'(args) {
+      const f = find(args.handle);
+      const whence = whenceCode(args.whence);
+      return onHandle(f, () => {
+        try {
+          return { position: lseek(f.fd, args.offset, whence), eof: false };
+        } catch (err) {
+          throw genericError(`failed to seek file: ${strerror(err)}`);
+        }
+      });
+    },
+
+    'guest-file-flush'(args) {
+      const f = find(args.handle);
+      // Writes are never buffered here, so there is nothing to push: fflush() succeeds.
+      return onHandle(f, () => ({}));
+    },
+  };
+}
+
+/** The GuestFileWhence alternate as a SEEK_* code; `invalid whence code <n>` for other ints. */
+export function whenceCode(w: GuestFileWhenceArg): number {
+  let v: unknown = w;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as { value?: unknown; name?: unknown };
+    v = o.value !== undefined ? o.value : o.name;
+  }
+  if (typeof v === 'string') {
+    if (v === 'set') return SEEK_SET;
+    if (v === 'cur') return SEEK_CUR;
+    if (v === 'end') return SEEK_END;
+    throw genericError(`Parameter 'whence' does not accept value '${v}'`);
+  }
+  if (typeof v === 'number') v = BigInt(v);
+  if (typeof v === 'bigint') {
+    if (v === 0n) return SEEK_SET;
+    if (v === 1n) return SEEK_CUR;
+    if (v === 2n) return SEEK_END;
+    throw genericError(`invalid whence code ${v}`);
+  }
+  throw genericError("Invalid parameter type for 'whence', expected: QGASeek");
+}

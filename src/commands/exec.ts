@@ -1,0 +1,389 @@
+// guest-exec and guest-exec-status (facts §3.17, §3.18; TARGET.md §3 and §4).
+//
+// Spawning: Node's child_process (libuv) does the fork/exec and reaps every child, so no
+// zombie ever stays. Around it we reproduce what GLib's spawn does for qemu-ga:
+//   - a path without "/" is searched in PATH: the PATH= entry of `env` when `env` has one,
+//     else the agent's PATH, else "/bin:/usr/bin:." (GLib's default); an empty element means
+//     the current directory. The search mirrors g_execute(): ENOENT/ENOTDIR/ESTALE/ENODEV/
+//     ETIMEDOUT go on to the next element, EACCES goes on but is remembered and reported if
+//     nothing runs, anything else stops the search;
+//   - a file execve rejects with ENOEXEC runs as `/bin/sh file args...` (glibc's execvp
+//     inside libuv does that, as GLib does);
+//   - failures read `Failed to execute child process “<path>” (<strerror>)`, the path as the
+//     client gave it (10.2: no "Guest agent command failed" wrapper);
+//   - argv[0] is the path as given; `env` replaces the whole environment; the child stays in
+//     the agent's session and process group, has every signal at its default (SIGPIPE too)
+//     and unblocked, the agent's cwd and umask, and only fds 0-2;
+//   - stdin is /dev/null unless input-data is given; uncaptured output goes to /dev/null.
+// Pipes are real pipe2() pipes (Node's own would be socketpairs, which break
+// `> /dev/stdout` in the child). "merged" hands one pipe to both fd 1 and fd 2. "stdout" and
+// "stderr" pipe only that stream (TARGET.md §3 fixes qemu-ga's uninitialised second fd).
+// Output is read as fast as it comes; past 16 MiB per stream it is dropped and the stream
+// marked truncated, so a chatty child never blocks on a full pipe.
+//
+// A record lives until an exited status has been returned, whatever happens to clients.
+// `exited` turns true once the child is reaped and every captured pipe is at EOF.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import type { AgentContext } from './context.ts';
+import { genericError } from '../protocol/errors.ts';
+import { decodeBase64 } from '../protocol/base64.ts';
+import { strerror } from '../platform/linux/strerror.ts';
+import { cloexecInherited, pipeCloexec } from '../platform/linux/fdops.ts';
+
+// ---- argument and result types (src/generated/qapi-types.ts did not exist yet) ------------
+
+export type GuestExecCaptureOutputMode = 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
+/** The alternate GuestExecCaptureOutput: a bool (`flag`) or a mode name (`mode`). */
+export type GuestExecCaptureOutputArg =
+  | boolean
+  | GuestExecCaptureOutputMode
+  | { readonly type?: string; readonly flag?: unknown; readonly mode?: unknown };
+
+export interface GuestExecArgs {
+  path: string;
+  arg?: string[];
+  env?: string[];
+  'input-data'?: string;
+  'capture-output'?: GuestExecCaptureOutputArg;
+}
+export interface GuestExecStatusArgs {
+  pid: bigint;
+}
+export interface GuestExec {
+  pid: number;
+}
+export interface GuestExecStatus {
+  exited: boolean;
+  exitcode?: number;
+  signal?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+  'out-truncated'?: boolean;
+  'err-truncated'?: boolean;
+}
+
+/** qemu-ga's GUEST_EXEC_MAX_OUTPUT: captured bytes kept per stream. */
+export const EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** GLib's search path when neither `env` nor the agent has PATH. */
+const DEFAULT_SEARCH_PATH = '/bin:/usr/bin:.';
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/**
+ * qemu-ga's argv/envp strings hold a JSON "\u0000" as the bytes C0 80; Node cannot pass those
+ * bytes, so the child gets U+FFFD there instead (the nearest valid stand-in).
+ */
+function argString(s: string): string {
+  return s.indexOf('\0') < 0 ? s : s.replaceAll('\0', '\uFFFD');
+}
+
+/** GLib's texts for a failed spawn (fork, pipe and exec failures). */
+function spawnFailed(path: string, err: unknown): never {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // libuv's own pipes: GLib reports a failed pipe with the bare strerror text.
+  if (code === 'EMFILE' || code === 'ENFILE') throw genericError(strerror(err));
+  // libuv fails a fork with EAGAIN or ENOMEM.
+  if (code === 'EAGAIN' || code === 'ENOMEM') throw genericError(`Failed to fork (${strerror(err)})`);
+  throw genericError(`Failed to execute child process \u201C${path}\u201D (${strerror(err)})`);
+}
+
+function errnoError(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(code), { code });
+}
+
+/** The capture mode of the GuestExecCaptureOutput alternate (absent = none). */
+export function captureMode(v: GuestExecCaptureOutputArg | undefined): GuestExecCaptureOutputMode {
+  let x: unknown = v;
+  if (typeof x === 'object' && x !== null) {
+    const o = x as { flag?: unknown; mode?: unknown };
+    x = o.flag !== undefined ? o.flag : o.mode;
+  }
+  if (x === undefined || x === false) return 'none';
+  if (x === true) return 'separated';
+  if (x === 'none' || x === 'stdout' || x === 'stderr' || x === 'separated' || x === 'merged') return x;
+  throw genericError(`Parameter 'capture-output' does not accept value '${String(x)}'`);
+}
+
+/** g_environ_getenv(): the value of the first NAME= entry. */
+function environGet(env: readonly string[], name: string): string | undefined {
+  const prefix = name + '=';
+  for (const e of env) if (e.startsWith(prefix)) return e.slice(prefix.length);
+  return undefined;
+}
+
+/** The client's env list as the object Node wants; getenv() sees the first of duplicates. */
+function envObject(env: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const e of env) {
+    const eq = e.indexOf('=');
+    // An entry without "=" is invisible to getenv(); Node cannot pass it verbatim.
+    if (eq < 0) continue;
+    const k = e.slice(0, eq);
+    if (!(k in o)) o[k] = e.slice(eq + 1);
+  }
+  return o;
+}
+
+const SKIP_ERRNO = new Set(['ENOENT', 'ENOTDIR', 'ESTALE', 'ENODEV', 'ETIMEDOUT']);
+
+/**
+ * GLib's PATH search for a name without "/": the file to hand to execve, or an error
+ * carrying the errno GLib would report.
+ */
+export function searchProgram(file: string, searchPath: string): string | NodeJS.ErrnoException {
+  let gotEacces = false;
+  let last: NodeJS.ErrnoException = errnoError('ENOENT');
+  for (const dir of searchPath.split(':')) {
+    // An empty element is the current directory; "./" keeps libuv from searching again.
+    const cand = dir === '' ? `./${file}` : `${dir}/${file}`;
+    try {
+      const st = fs.statSync(cand);
+      // execve refuses anything but a regular file with EACCES (directories, devices, FIFOs).
+      if (!st.isFile()) throw errnoError('EACCES');
+      fs.accessSync(cand, fs.constants.X_OK);
+      return cand;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EACCES') gotEacces = true;
+      else if (!SKIP_ERRNO.has(code)) return err as NodeJS.ErrnoException;
+      last = err as NodeJS.ErrnoException;
+    }
+  }
+  return gotEacces ? errnoError('EACCES') : last;
+}
+
+const SIGNALS = osConstants.signals as Record<string, number>;
+
+interface Capture {
+  readonly chunks: Buffer[];
+  size: number;
+  truncated: boolean;
+  open: boolean;
+}
+
+function newCapture(): Capture {
+  return { chunks: [], size: 0, truncated: false, open: true };
+}
+
+interface ExecRecord {
+  readonly pid: number;
+  reaped: boolean;
+  exitcode?: number;
+  signal?: number;
+  readonly out?: Capture;
+  readonly err?: Capture;
+}
+
+function finished(r: ExecRecord): boolean {
+  return r.reaped && !(r.out?.open ?? false) && !(r.err?.open ?? false);
+}
+
+function capturedB64(c: Capture): string {
+  return (c.chunks.length === 1 ? c.chunks[0] : Buffer.concat(c.chunks, c.size)).toString('base64');
+}
+
+function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/** Reads a pipe to EOF into `c`, keeping at most EXEC_MAX_OUTPUT bytes. */
+function drain(fd: number, c: Capture): void {
+  const sock = new net.Socket({ fd, readable: true, writable: false });
+  sock.on('data', (chunk: Buffer) => {
+    const room = EXEC_MAX_OUTPUT - c.size;
+    if (chunk.length <= room) {
+      c.chunks.push(chunk);
+      c.size += chunk.length;
+    } else {
+      if (room > 0) {
+        c.chunks.push(chunk.subarray(0, room));
+        c.size = EXEC_MAX_OUTPUT;
+      }
+      c.truncated = true;
+    }
+  });
+  sock.on('error', () => {
+    // A read error ends the stream like EOF does (qemu-ga closes the channel either way).
+  });
+  sock.on('close', () => {
+    c.open = false;
+  });
+}
+
+/** Feeds `data` to the child's stdin pipe without blocking, then closes it. */
+function feed(fd: number, data: Buffer): void {
+  const sock = new net.Socket({ fd, readable: false, writable: true });
+  sock.on('error', () => {
+    // EPIPE: the child stopped reading; qemu-ga closes the pipe on any write error too.
+    sock.destroy();
+  });
+  sock.end(data, () => sock.destroy());
+}
+
+// ---- the handlers ---------------------------------------------------------------------------
+
+export interface ExecHandlers {
+  'guest-exec'(args: GuestExecArgs, ctx: AgentContext): GuestExec | Promise<GuestExec>;
+  'guest-exec-status'(args: GuestExecStatusArgs, ctx: AgentContext): GuestExecStatus;
+}
+
+/** The exec commands with their process table (global to the agent). Call once per agent. */
+export function createExecHandlers(): ExecHandlers {
+  /** Records by pid; a list in case the kernel reuses a pid whose status was never fetched. */
+  const procs = new Map<number, ExecRecord[]>();
+  let fdsChecked = false;
+
+  function remember(r: ExecRecord): void {
+    const list = procs.get(r.pid);
+    if (list === undefined) procs.set(r.pid, [r]);
+    else list.push(r);
+  }
+
+  function forget(r: ExecRecord): void {
+    const list = procs.get(r.pid);
+    if (list === undefined) return;
+    const i = list.indexOf(r);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) procs.delete(r.pid);
+  }
+
+  return {
+    'guest-exec'(args, ctx) {
+      const path = args.path;
+      const argv = [path, ...(args.arg ?? []).map(argString)];
+      ctx.log.audit(`guest-exec called: "${argv.join(' ')}"`);
+      const input = args['input-data'] === undefined ? undefined : decodeBase64(args['input-data']);
+      const mode = captureMode(args['capture-output']);
+      const envList = args.env?.map(argString);
+
+      // Which file to execve.
+      let file = path;
+      // GLib: an empty name is ENOENT; a name holding C0 80 bytes names no file in practice.
+      if (path === '' || path.includes('\0')) spawnFailed(path, errnoError('ENOENT'));
+      if (!path.includes('/')) {
+        const searchPath = (envList && environGet(envList, 'PATH')) ?? ctx.env.PATH ?? DEFAULT_SEARCH_PATH;
+        const found = searchProgram(path, searchPath);
+        if (typeof found !== 'string') spawnFailed(path, found);
+        file = found;
+      }
+
+      if (!fdsChecked) {
+        cloexecInherited();
+        fdsChecked = true;
+      }
+
+      // Pipes: [parent end, child end] per stream.
+      let stdin: [number, number] | undefined;
+      let stdout: [number, number] | undefined;
+      let stderr: [number, number] | undefined;
+      const opened: number[] = [];
+      try {
+        if (input !== undefined) {
+          const [r, w] = pipeCloexec();
+          opened.push(r, w);
+          stdin = [w, r];
+        }
+        if (mode !== 'none' && mode !== 'stderr') {
+          const [r, w] = pipeCloexec();
+          opened.push(r, w);
+          stdout = [r, w];
+        }
+        if (mode === 'stderr' || mode === 'separated') {
+          const [r, w] = pipeCloexec();
+          opened.push(r, w);
+          stderr = [r, w];
+        }
+      } catch (err) {
+        for (const fd of opened) closeQuietly(fd);
+        throw genericError(strerror(err));
+      }
+      const stdio: StdioOptions = [
+        stdin ? stdin[1] : 'ignore',
+        stdout ? stdout[1] : 'ignore',
+        mode === 'merged' && stdout ? stdout[1] : stderr ? stderr[1] : 'ignore',
+      ];
+
+      let child: ChildProcess;
+      try {
+        child = spawn(file, argv.slice(1), {
+          argv0: path,
+          env: envList ? envObject(envList) : ctx.env,
+          stdio,
+        });
+      } catch (err) {
+        for (const fd of opened) closeQuietly(fd);
+        spawnFailed(path, err);
+      }
+      // The child has its copies (or never started): drop ours of the child ends.
+      closeQuietly(stdin?.[1]);
+      closeQuietly(stdout?.[1]);
+      closeQuietly(stderr?.[1]);
+
+      const pid = child.pid;
+      if (pid === undefined) {
+        // libuv reports ENOENT, EACCES, EAGAIN, EMFILE and ENFILE through the 'error' event.
+        closeQuietly(stdin?.[0]);
+        closeQuietly(stdout?.[0]);
+        closeQuietly(stderr?.[0]);
+        return new Promise<GuestExec>((_resolve, reject) => {
+          child.once('error', (err) => {
+            try {
+              spawnFailed(path, err);
+            } catch (e) {
+              reject(e);
+            }
+          });
+        });
+      }
+
+      const rec: ExecRecord = {
+        pid,
+        reaped: false,
+        out: stdout ? newCapture() : undefined,
+        err: stderr ? newCapture() : undefined,
+      };
+      remember(rec);
+      child.on('error', () => {
+        // Only kill() failures arrive here once the child runs; nothing to record.
+      });
+      child.once('exit', (code, signal) => {
+        rec.reaped = true;
+        if (signal !== null) rec.signal = SIGNALS[signal] ?? 0;
+        else rec.exitcode = code ?? 0;
+      });
+      if (stdout && rec.out) drain(stdout[0], rec.out);
+      if (stderr && rec.err) drain(stderr[0], rec.err);
+      if (stdin && input) feed(stdin[0], input);
+      return { pid };
+    },
+
+    'guest-exec-status'(args, ctx) {
+      ctx.log.audit(`guest-exec-status called, pid: ${args.pid}`);
+      const pid = args.pid;
+      const list = pid >= 0n && pid <= 0x7fffffffn ? procs.get(Number(pid)) : undefined;
+      const rec = list?.[0];
+      if (rec === undefined) throw genericError(`PID ${pid} does not exist`);
+      if (!finished(rec)) return { exited: false };
+      forget(rec);
+      const st: GuestExecStatus = { exited: true };
+      if (rec.signal !== undefined) st.signal = rec.signal;
+      else st.exitcode = rec.exitcode;
+      const outData = rec.out && rec.out.size > 0 ? capturedB64(rec.out) : undefined;
+      const errData = rec.err && rec.err.size > 0 ? capturedB64(rec.err) : undefined;
+      if (outData !== undefined) st['out-data'] = outData;
+      if (errData !== undefined) st['err-data'] = errData;
+      if (outData !== undefined) st['out-truncated'] = rec.out?.truncated ?? false;
+      if (errData !== undefined) st['err-truncated'] = rec.err?.truncated ?? false;
+      return st;
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// guest-exec capture modes, guest-exec-status, truncation, many children, reaping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { createExecHandlers, EXEC_MAX_OUTPUT, type GuestExecArgs, type GuestExecStatus } from '../../src/commands/exec.ts';
+import { errorOf, fakeContext, tempDir, type FakeContext } from '../support/handler-context.ts';
+
+type Handlers = ReturnType<typeof createExecHandlers>;
+
+async function waitExited(h: Handlers, ctx: FakeContext, pid: number): Promise<GuestExecStatus> {
+  for (let i = 0; i < 60000; i++) {
+    const st = h['guest-exec-status']({ pid: BigInt(pid) }, ctx);
+    if (st.exited) return st;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error(`pid ${pid} never exited`);
+}
+
+async function run(h: Handlers, ctx: FakeContext, args: GuestExecArgs): Promise<GuestExecStatus> {
+  const { pid } = await h['guest-exec'](args, ctx);
+  return waitExited(h, ctx, pid);
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const SCRIPT = ['-c', 'printf out; printf err >&2; printf more; exit 3'];
+
+test('capture-output: absent, false, none, true, separated, stdout, stderr, merged', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  const cases: [GuestExecArgs['capture-output'], GuestExecStatus][] = [
+    [undefined, { exited: true, exitcode: 3 }],
+    [false, { exited: true, exitcode: 3 }],
+    ['none', { exited: true, exitcode: 3 }],
+    [true, { exited: true, exitcode: 3, 'out-data': b64('outmore'), 'err-data': b64('err'), 'out-truncated': false, 'err-truncated': false }],
+    ['separated', { exited: true, exitcode: 3, 'out-data': b64('outmore'), 'err-data': b64('err'), 'out-truncated': false, 'err-truncated': false }],
+    ['stdout', { exited: true, exitcode: 3, 'out-data': b64('outmore'), 'out-truncated': false }],
+    ['stderr', { exited: true, exitcode: 3, 'err-data': b64('err'), 'err-truncated': false }],
+    ['merged', { exited: true, exitcode: 3, 'out-data': b64('outerrmore'), 'out-truncated': false }],
+    // The generated alternate may arrive wrapped; both branch names are understood.
+    [{ type: 'mode', mode: 'merged' }, { exited: true, exitcode: 3, 'out-data': b64('outerrmore'), 'out-truncated': false }],
+    [{ type: 'flag', flag: true }, { exited: true, exitcode: 3, 'out-data': b64('outmore'), 'err-data': b64('err'), 'out-truncated': false, 'err-truncated': false }],
+  ];
+  for (const [capture, want] of cases) {
+    const st = await run(h, ctx, { path: '/bin/sh', arg: SCRIPT, 'capture-output': capture });
+    assert.deepEqual(st, want, JSON.stringify(capture));
+  }
+});
+
+test('empty streams leave out-data/err-data (and their truncated flags) out', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  assert.deepEqual(await run(h, ctx, { path: '/bin/true', 'capture-output': true }), { exited: true, exitcode: 0 });
+  assert.deepEqual(await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'echo e >&2'], 'capture-output': true }), {
+    exited: true,
+    exitcode: 0,
+    'err-data': b64('e\n'),
+    'err-truncated': false,
+  });
+  // Uncaptured streams go to /dev/null: nothing leaks into the agent's own output either.
+  assert.deepEqual(await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'echo hidden; echo hidden >&2'], 'capture-output': 'stderr' }), {
+    exited: true,
+    exitcode: 0,
+    'err-data': b64('hidden\n'),
+    'err-truncated': false,
+  });
+});
+
+test('status: {exited:false} while running, signal instead of exitcode, then the record is gone', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  const { pid } = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', 'read x; exit 7'], 'input-data': '', 'capture-output': true }, ctx);
+  const st = await waitExited(h, ctx, pid);
+  assert.deepEqual(st, { exited: true, exitcode: 7 });
+  assert.equal(await errorOf(() => h['guest-exec-status']({ pid: BigInt(pid) }, ctx)), `PID ${pid} does not exist`);
+
+  const slow = await h['guest-exec']({ path: '/bin/sleep', arg: ['30'], 'capture-output': true }, ctx);
+  assert.deepEqual(h['guest-exec-status']({ pid: BigInt(slow.pid) }, ctx), { exited: false });
+  assert.deepEqual(h['guest-exec-status']({ pid: BigInt(slow.pid) }, ctx), { exited: false });
+  process.kill(slow.pid, 'SIGKILL');
+  assert.deepEqual(await waitExited(h, ctx, slow.pid), { exited: true, signal: 9 });
+  assert.equal(await errorOf(() => h['guest-exec-status']({ pid: BigInt(slow.pid) }, ctx)), `PID ${slow.pid} does not exist`);
+
+  assert.deepEqual(await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'kill -TERM $$'] }), { exited: true, signal: 15 });
+  assert.deepEqual(
+    ctx.audits.filter((l) => l.startsWith('guest-exec-status')).slice(0, 1),
+    [`guest-exec-status called, pid: ${pid}`],
+  );
+});
+
+test('unknown pids: PID <pid> does not exist, with the decimal pid', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  for (const pid of [0n, 1n, 2147483647n, -1n, 9223372036854775807n, -9223372036854775808n, BigInt(process.pid)]) {
+    assert.equal(await errorOf(() => h['guest-exec-status']({ pid }, ctx)), `PID ${pid} does not exist`);
+  }
+});
+
+test('exited needs the exit as well as EOF on every captured pipe', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  // Pipes closed, child alive: not exited.
+  const a = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', 'exec 1>&- 2>&-; exec sleep 30'], 'capture-output': true }, ctx);
+  assert.deepEqual(h['guest-exec-status']({ pid: BigInt(a.pid) }, ctx), { exited: false });
+  process.kill(a.pid, 'SIGKILL');
+  assert.deepEqual(await waitExited(h, ctx, a.pid), { exited: true, signal: 9 });
+  // Child reaped, but a grandchild still holds the pipe: not exited until it lets go.
+  const { dir, cleanup } = tempDir();
+  try {
+    const pidFile = `${dir}/grandchild`;
+    const b = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', `sleep 30 & echo $! > ${pidFile}; echo early`], 'capture-output': 'stdout' }, ctx);
+    while (fs.existsSync(`/proc/${b.pid}`)) await new Promise((r) => setTimeout(r, 1));
+    assert.deepEqual(h['guest-exec-status']({ pid: BigInt(b.pid) }, ctx), { exited: false });
+    process.kill(Number(fs.readFileSync(pidFile, 'latin1')), 'SIGKILL');
+    assert.deepEqual(await waitExited(h, ctx, b.pid), { exited: true, exitcode: 0, 'out-data': b64('early\n'), 'out-truncated': false });
+  } finally {
+    cleanup();
+  }
+});
+
+test('16 MiB cap per stream: excess is read and dropped, the stream marked truncated', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  let st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 17000000 /dev/zero'], 'capture-output': true });
+  assert.equal(st['out-truncated'], true);
+  assert.equal(st.exitcode, 0);
+  const out = Buffer.from(st['out-data'] ?? '', 'base64');
+  assert.equal(out.length, EXEC_MAX_OUTPUT);
+  assert.ok(out.every((b) => b === 0));
+  // Exactly 16 MiB is not truncated.
+  st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', `head -c ${EXEC_MAX_OUTPUT} /dev/zero`], 'capture-output': true });
+  assert.deepEqual([Buffer.from(st['out-data'] ?? '', 'base64').length, st['out-truncated']], [EXEC_MAX_OUTPUT, false]);
+  // stderr has its own cap; the child is never blocked by a full pipe, so 64 MB finish.
+  st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 64000000 /dev/zero >&2; echo done'], 'capture-output': 'separated' });
+  assert.deepEqual([st['out-data'], st['out-truncated'], st['err-truncated'], Buffer.from(st['err-data'] ?? '', 'base64').length], [b64('done\n'), false, true, EXEC_MAX_OUTPUT]);
+  // Merged: both streams count against the single cap.
+  st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 10000000 /dev/zero; head -c 10000000 /dev/zero >&2'], 'capture-output': 'merged' });
+  assert.deepEqual([Buffer.from(st['out-data'] ?? '', 'base64').length, st['out-truncated'], st['err-data']], [EXEC_MAX_OUTPUT, true, undefined]);
+});
+
+test('200 concurrent children with captured output, all tracked, none left a zombie', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  const pids: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const { pid } = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', 'sleep 0.2; echo "$0"; echo "e$0" >&2; exit $(($0 % 7))', String(i)], 'capture-output': true }, ctx);
+    pids.push(pid);
+  }
+  assert.equal(new Set(pids).size, 200);
+  const results = await Promise.all(pids.map((pid) => waitExited(h, ctx, pid)));
+  results.forEach((st, i) => {
+    assert.deepEqual(st, { exited: true, exitcode: i % 7, 'out-data': b64(`${i}\n`), 'err-data': b64(`e${i}\n`), 'out-truncated': false, 'err-truncated': false });
+  });
+  assert.deepEqual(zombieChildren(), []);
+});
+
+test('children are reaped as soon as they exit, even when nobody asks for their status', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  const { pid } = await h['guest-exec']({ path: '/bin/true' }, ctx);
+  for (let i = 0; i < 5000 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(fs.existsSync(`/proc/${pid}`), false);
+  // The record outlives the process until its status is fetched.
+  assert.deepEqual(h['guest-exec-status']({ pid: BigInt(pid) }, ctx), { exited: true, exitcode: 0 });
+});
+
+test('a child outliving the client that started it is still tracked for the next client', async () => {
+  const h = createExecHandlers();
+  const first = fakeContext();
+  const { pid } = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', 'sleep 0.1; echo hi'], 'capture-output': true }, first);
+  const second = fakeContext();
+  assert.deepEqual(await waitExited(h, second, pid), { exited: true, exitcode: 0, 'out-data': b64('hi\n'), 'out-truncated': false });
+});
+
+function zombieChildren(): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const f = stat.replace(/^.*\) /, '').split(' ');
+    if (f[0] === 'Z' && Number(f[1]) === process.pid) out.push(Number(name));
+  }
+  return out;
+}

@@ -28,30 +28,21 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { AgentContext } from './context.ts';
+import type {
+  GuestExecArgs,
+  GuestExecCaptureOutput,
+  GuestExecCaptureOutputMode,
+  GuestExecStatusArgs,
+} from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { cloexecInherited, pipeCloexec } from '../platform/linux/fdops.ts';
 
-// ---- argument and result types (src/generated/qapi-types.ts did not exist yet) ------------
+// ---- argument and result types ---------------------------------------------------------------
 
-export type GuestExecCaptureOutputMode = 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
-/** The alternate GuestExecCaptureOutput: a bool (`flag`) or a mode name (`mode`). */
-export type GuestExecCaptureOutputArg =
-  | boolean
-  | GuestExecCaptureOutputMode
-  | { readonly type?: string; readonly flag?: unknown; readonly mode?: unknown };
-
-export interface GuestExecArgs {
-  path: string;
-  arg?: string[];
-  env?: string[];
-  'input-data'?: string;
-  'capture-output'?: GuestExecCaptureOutputArg;
-}
-export interface GuestExecStatusArgs {
-  pid: bigint;
-}
+export type { GuestExecArgs, GuestExecStatusArgs } from '../generated/qapi-types.ts';
+/** Results with the integer types this module produces (the schema allows number | bigint). */
 export interface GuestExec {
   pid: number;
 }
@@ -95,17 +86,11 @@ function errnoError(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });
 }
 
-/** The capture mode of the GuestExecCaptureOutput alternate (absent = none). */
-export function captureMode(v: GuestExecCaptureOutputArg | undefined): GuestExecCaptureOutputMode {
-  let x: unknown = v;
-  if (typeof x === 'object' && x !== null) {
-    const o = x as { flag?: unknown; mode?: unknown };
-    x = o.flag !== undefined ? o.flag : o.mode;
-  }
-  if (x === undefined || x === false) return 'none';
-  if (x === true) return 'separated';
-  if (x === 'none' || x === 'stdout' || x === 'stderr' || x === 'separated' || x === 'merged') return x;
-  throw genericError(`Parameter 'capture-output' does not accept value '${String(x)}'`);
+/** The capture mode of the GuestExecCaptureOutput alternate (absent = none, true = separated). */
+export function captureMode(v: GuestExecCaptureOutput | undefined): GuestExecCaptureOutputMode {
+  if (v === undefined || v === false) return 'none';
+  if (v === true) return 'separated';
+  return v;
 }
 
 /** g_environ_getenv(): the value of the first NAME= entry. */

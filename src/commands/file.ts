@@ -20,36 +20,25 @@
 // one base64 pass, and the event loop keeps serving other work meanwhile.
 import * as fs from 'node:fs';
 import type { AgentContext } from './context.ts';
+import type {
+  GuestFileCloseArgs,
+  GuestFileOpenArgs,
+  GuestFileReadArgs,
+  GuestFileSeekArgs,
+  GuestFileWhenceInput,
+  GuestFileWriteArgs,
+} from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { lseek, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
 
-// ---- argument and result types (src/generated/qapi-types.ts did not exist yet) ------------
+// ---- argument and result types ---------------------------------------------------------------
 
-export interface GuestFileOpenArgs {
-  path: string;
-  mode?: string;
-}
-export interface GuestFileHandleArgs {
-  handle: bigint;
-}
-export interface GuestFileReadArgs {
-  handle: bigint;
-  count?: bigint;
-}
-export interface GuestFileWriteArgs {
-  handle: bigint;
-  'buf-b64': string;
-  count?: bigint;
-}
-/** The alternate GuestFileWhence: an int (`value`) or a QGASeek name (`name`). */
-export type GuestFileWhenceArg = bigint | number | string | { readonly type?: string; readonly value?: unknown; readonly name?: unknown };
-export interface GuestFileSeekArgs {
-  handle: bigint;
-  offset: bigint;
-  whence: GuestFileWhenceArg;
-}
+export type { GuestFileOpenArgs, GuestFileReadArgs, GuestFileWriteArgs, GuestFileSeekArgs } from '../generated/qapi-types.ts';
+/** guest-file-close and guest-file-flush take just a handle. */
+export type GuestFileHandleArgs = GuestFileCloseArgs;
+/** Results with the integer types this module produces (the schema allows number | bigint). */
 export interface GuestFileRead {
   count: number;
   'buf-b64': string;
@@ -405,24 +394,18 @@ export function createFileHandlers(): FileHandlers {
 }
 
 /** The GuestFileWhence alternate as a SEEK_* code; `invalid whence code <n>` for other ints. */
-export function whenceCode(w: GuestFileWhenceArg): number {
-  let v: unknown = w;
-  if (typeof v === 'object' && v !== null) {
-    const o = v as { value?: unknown; name?: unknown };
-    v = o.value !== undefined ? o.value : o.name;
+export function whenceCode(w: GuestFileWhenceInput): number {
+  switch (w) {
+    case 'set':
+    case 0n:
+      return SEEK_SET;
+    case 'cur':
+    case 1n:
+      return SEEK_CUR;
+    case 'end':
+    case 2n:
+      return SEEK_END;
+    default:
+      throw genericError(`invalid whence code ${w}`);
   }
-  if (typeof v === 'string') {
-    if (v === 'set') return SEEK_SET;
-    if (v === 'cur') return SEEK_CUR;
-    if (v === 'end') return SEEK_END;
-    throw genericError(`Parameter 'whence' does not accept value '${v}'`);
-  }
-  if (typeof v === 'number') v = BigInt(v);
-  if (typeof v === 'bigint') {
-    if (v === 0n) return SEEK_SET;
-    if (v === 1n) return SEEK_CUR;
-    if (v === 2n) return SEEK_END;
-    throw genericError(`invalid whence code ${v}`);
-  }
-  throw genericError("Invalid parameter type for 'whence', expected: QGASeek");
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createFileHandlers, READ_COUNT_MAX } from '../../src/commands/file.ts';
 import { call, errorOf, fakeContext, tempDir } from '../support/handler-context.ts';
+import type { GuestFileWhenceInput } from '../../src/generated/qapi-types.ts';
 
 function setup() {
   const { dir, cleanup } = tempDir();
@@ -162,7 +163,7 @@ test('seek: integer and named whence, relative and end offsets, past the end, er
   try {
     fs.writeFileSync(path.join(dir, 's.bin'), 'a'.repeat(99) + 'c');
     const handle = open('s.bin');
-    const seek = (offset: bigint, whence: bigint | string) => call(h['guest-file-seek']({ handle, offset, whence }, ctx));
+    const seek = (offset: bigint, whence: GuestFileWhenceInput) => call(h['guest-file-seek']({ handle, offset, whence }, ctx));
     assert.deepEqual(await seek(10n, 0n), { position: 10n, eof: false });
     assert.deepEqual(await seek(5n, 1n), { position: 15n, eof: false });
     assert.deepEqual(await seek(-10n, 2n), { position: 90n, eof: false });

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createFileHandlers } from '../../src/commands/file.ts';
+import type { AgentContext } from '../../src/commands/context.ts';
+import type { Handlers } from '../../src/generated/qapi-commands.ts';
 import { call, errorOf, fakeContext, tempDir } from '../support/handler-context.ts';
 
 const ALL_MODES = ['r', 'rb', 'w', 'wb', 'a', 'ab', 'r+', 'rb+', 'r+b', 'w+', 'wb+', 'w+b', 'a+', 'ab+', 'a+b'];
@@ -218,4 +220,12 @@ test('a NUL in the path reaches the kernel as the bytes C0 80, as in qemu-ga', a
   } finally {
     cleanup();
   }
+});
+
+test('the factory fits the generated Handlers table', () => {
+  const handlers: Pick<
+    Handlers<AgentContext>,
+    'guest-file-open' | 'guest-file-close' | 'guest-file-read' | 'guest-file-write' | 'guest-file-seek' | 'guest-file-flush'
+  > = createFileHandlers();
+  assert.equal(Object.keys(handlers).length, 6);
 });

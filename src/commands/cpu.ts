@@ -1,17 +1,11 @@
 // guest-get-vcpus (facts §3.15): the cpu<N> entries of /sys/devices/system/cpu in readdir order.
+import type { GuestLogicalProcessor } from '../generated/qapi-types.ts';
 import { QgaError, genericError } from '../protocol/errors.ts';
 import { readdirRaw } from '../platform/linux/dirent.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { sscanf } from '../platform/linux/scanf.ts';
 import type { AgentContext } from './context.ts';
 import { checkDirOpens, openAndPread, withErrno } from './inventory-common.ts';
-
-/** GuestLogicalProcessor (local type until src/generated/qapi-types.ts exists). */
-export interface GuestLogicalProcessor {
-  'logical-id': bigint;
-  online: boolean;
-  'can-offline'?: boolean;
-}
 
 const CPU_DIR = '/sys/devices/system/cpu';
 

@@ -2,44 +2,13 @@
 // is resolved; virtual devices (device-mapper, md, loop with slaves) recurse into their slaves, real ones
 // become a GuestDiskAddress read from the sysfs path (PCI and its drivers, CCW, non-PCI virtio) plus the
 // udev devnode and ID_SERIAL.
+import type { GuestCCWAddress, GuestDiskAddress, GuestDiskBusType, GuestPCIAddress } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';
 import { DT_LNK, readdirRaw } from '../platform/linux/dirent.ts';
 import { basename, rooted, unrooted } from '../platform/linux/paths.ts';
 import { sscanf } from '../platform/linux/scanf.ts';
 import { udevDeviceFromSyspath } from '../platform/linux/udev.ts';
 import { withErrno } from './inventory-common.ts';
-
-/** GuestPCIAddress (local type until src/generated/qapi-types.ts exists). */
-export interface GuestPCIAddress {
-  domain: bigint;
-  bus: bigint;
-  slot: bigint;
-  function: bigint;
-}
-
-/** GuestCCWAddress. */
-export interface GuestCCWAddress {
-  cssid: bigint;
-  ssid: bigint;
-  subchno: bigint;
-  devno: bigint;
-}
-
-export type GuestDiskBusType =
-  | 'ide' | 'fdc' | 'scsi' | 'virtio' | 'xen' | 'usb' | 'uml' | 'sata' | 'sd' | 'unknown' | 'ieee1394' | 'ssa'
-  | 'fibre' | 'raid' | 'iscsi' | 'sas' | 'mmc' | 'virtual' | 'file-backed-virtual' | 'nvme';
-
-/** GuestDiskAddress. */
-export interface GuestDiskAddress {
-  'pci-controller': GuestPCIAddress;
-  'bus-type': GuestDiskBusType;
-  bus: bigint;
-  target: bigint;
-  unit: bigint;
-  serial?: string;
-  dev?: string;
-  'ccw-address'?: GuestCCWAddress;
-}
 
 /** What a walk fills in: the first name found and the addresses, newest first (qemu-ga prepends). */
 export interface DeviceWalk {

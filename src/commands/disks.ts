@@ -1,5 +1,6 @@
 // guest-get-disks (facts §3.24): the disks of /sys/block (readdir order, newest first), each with its
 // partitions, dependencies (slaves), device-mapper alias, address and, for NVMe, the SMART log.
+import type { GuestDiskInfo, GuestDiskSmart, GuestNVMeSmart } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';
 import { genericError } from '../protocol/errors.ts';
 import { DT_DIR, DT_LNK, readdirRaw, type RawDirent } from '../platform/linux/dirent.ts';
@@ -7,48 +8,8 @@ import { nvmeSmartLog } from '../platform/linux/nvme.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { udevDeviceFromSyspath } from '../platform/linux/udev.ts';
 import type { AgentContext } from './context.ts';
-import { isDiskVirtual, walkDevice, type DeviceWalk, type GuestDiskAddress } from './disk-address.ts';
+import { isDiskVirtual, walkDevice, type DeviceWalk } from './disk-address.ts';
 import { withErrno } from './inventory-common.ts';
-
-/** GuestNVMeSmart plus the discriminator (GuestDiskSmart, variant nvme). */
-export interface GuestDiskSmart {
-  type: 'nvme';
-  'critical-warning': bigint;
-  temperature: bigint;
-  'available-spare': bigint;
-  'available-spare-threshold': bigint;
-  'percentage-used': bigint;
-  'data-units-read-lo': bigint;
-  'data-units-read-hi': bigint;
-  'data-units-written-lo': bigint;
-  'data-units-written-hi': bigint;
-  'host-read-commands-lo': bigint;
-  'host-read-commands-hi': bigint;
-  'host-write-commands-lo': bigint;
-  'host-write-commands-hi': bigint;
-  'controller-busy-time-lo': bigint;
-  'controller-busy-time-hi': bigint;
-  'power-cycles-lo': bigint;
-  'power-cycles-hi': bigint;
-  'power-on-hours-lo': bigint;
-  'power-on-hours-hi': bigint;
-  'unsafe-shutdowns-lo': bigint;
-  'unsafe-shutdowns-hi': bigint;
-  'media-errors-lo': bigint;
-  'media-errors-hi': bigint;
-  'number-of-error-log-entries-lo': bigint;
-  'number-of-error-log-entries-hi': bigint;
-}
-
-/** GuestDiskInfo (local type until src/generated/qapi-types.ts exists). */
-export interface GuestDiskInfo {
-  name: string;
-  partition: boolean;
-  dependencies?: string[];
-  address?: GuestDiskAddress;
-  alias?: string;
-  smart?: GuestDiskSmart;
-}
 
 /** Decodes the NVMe SMART / Health Information log page (NVMe base spec, log 02h). */
 export function decodeSmartLog(log: Buffer): GuestDiskSmart {

@@ -6,23 +6,13 @@
 // call does not answer in time is reported as qemu-ga reports a failed statvfs(): without used-bytes,
 // total-bytes and total-bytes-privileged, the mount itself still listed. (Network filesystems and
 // other anonymous-device mounts never reach statvfs: the mount list keeps block-device mounts only.)
+import type { GuestFilesystemInfo } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { buildFsMountList, type FsMount } from '../platform/linux/mounts.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { statvfsMany, type Statvfs } from '../platform/linux/statvfs.ts';
 import type { AgentContext } from './context.ts';
-import { walkDevice, type DeviceWalk, type GuestDiskAddress } from './disk-address.ts';
-
-/** GuestFilesystemInfo (local type until src/generated/qapi-types.ts exists). */
-export interface GuestFilesystemInfo {
-  name: string;
-  mountpoint: string;
-  type: string;
-  'used-bytes'?: bigint;
-  'total-bytes'?: bigint;
-  'total-bytes-privileged'?: bigint;
-  disk: GuestDiskAddress[];
-}
+import { walkDevice, type DeviceWalk } from './disk-address.ts';
 
 export interface FsinfoOptions {
   /** statvfs() of the mount points (already under the root); defaults to the bounded threadpool calls. */

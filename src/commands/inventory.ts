@@ -1,4 +1,6 @@
 // The read-only information commands (issue 4), by command name, for the handler table.
+import type { Handlers } from '../generated/qapi-commands.ts';
+import type { AgentContext } from './context.ts';
 import { guestGetVcpus } from './cpu.ts';
 import { guestGetDisks } from './disks.ts';
 import { guestGetFsinfo } from './fs-info.ts';
@@ -18,4 +20,4 @@ export const inventoryHandlers = {
   'guest-get-disks': guestGetDisks,
   'guest-get-diskstats': guestGetDiskstats,
   'guest-get-cpustats': guestGetCpustats,
-} as const;
+} satisfies Partial<Handlers<AgentContext>>;

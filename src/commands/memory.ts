@@ -1,22 +1,11 @@
 // guest-get-memory-blocks and guest-get-memory-block-info (facts §3.16): /sys/devices/system/memory.
+import type { GuestMemoryBlock, GuestMemoryBlockInfo } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { DT_DIR, readdirRaw } from '../platform/linux/dirent.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { strtol, strtoul } from '../platform/linux/scanf.ts';
 import type { AgentContext } from './context.ts';
 import { checkDirOpens, openAndPread, withErrno } from './inventory-common.ts';
-
-/** GuestMemoryBlock (local type until src/generated/qapi-types.ts exists). */
-export interface GuestMemoryBlock {
-  'phys-index': bigint;
-  online: boolean;
-  'can-offline'?: boolean;
-}
-
-/** GuestMemoryBlockInfo. */
-export interface GuestMemoryBlockInfo {
-  size: bigint;
-}
 
 const MEMORY_DIR = '/sys/devices/system/memory/';
 

@@ -1,4 +1,5 @@
 // guest-network-get-interfaces (facts §3.11) and guest-network-get-route (§3.12).
+import type { GuestIpAddress, GuestNetworkInterface, GuestNetworkInterfaceStat, GuestNetworkRoute } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { AF_INET, AF_INET6, HwAddrQuery, getIfAddrs, type IfAddrEntry } from '../platform/linux/ifaddrs.ts';
 import { inetNtop4, inetNtop6 } from '../platform/linux/inet.ts';
@@ -7,53 +8,6 @@ import { rooted } from '../platform/linux/paths.ts';
 import { sscanf } from '../platform/linux/scanf.ts';
 import type { AgentContext } from './context.ts';
 import { getlines, readBytes, withErrno } from './inventory-common.ts';
-
-/** GuestIpAddress (local type until src/generated/qapi-types.ts exists). */
-export interface GuestIpAddress {
-  'ip-address': string;
-  'ip-address-type': 'ipv4' | 'ipv6';
-  prefix: bigint;
-}
-
-/** GuestNetworkInterfaceStat. */
-export interface GuestNetworkInterfaceStat {
-  'rx-bytes': bigint;
-  'rx-packets': bigint;
-  'rx-errs': bigint;
-  'rx-dropped': bigint;
-  'tx-bytes': bigint;
-  'tx-packets': bigint;
-  'tx-errs': bigint;
-  'tx-dropped': bigint;
-}
-
-/** GuestNetworkInterface. */
-export interface GuestNetworkInterface {
-  name: string;
-  'hardware-address'?: string;
-  'ip-addresses'?: GuestIpAddress[];
-  statistics?: GuestNetworkInterfaceStat;
-}
-
-/** GuestNetworkRoute. */
-export interface GuestNetworkRoute {
-  iface: string;
-  destination: string;
-  metric: bigint;
-  gateway?: string;
-  mask?: string;
-  irtt?: bigint;
-  flags?: bigint;
-  refcnt?: bigint;
-  use?: bigint;
-  window?: bigint;
-  mtu?: bigint;
-  desprefixlen?: string;
-  source?: string;
-  srcprefixlen?: string;
-  nexthop?: string;
-  version: bigint;
-}
 
 /** Where the interface walk gets its facts; tests substitute recorded data. */
 export interface NetSource {

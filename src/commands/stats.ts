@@ -1,5 +1,6 @@
 // guest-get-diskstats (facts §3.25) and guest-get-cpustats (§3.26): /proc/diskstats and /proc/stat, parsed
 // with qemu-ga's sscanf formats so field counts decide member presence exactly as there.
+import type { GuestCpuStats, GuestDiskStats, GuestDiskStatsInfo } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { EOF, atoi, sscanf } from '../platform/linux/scanf.ts';
@@ -7,51 +8,6 @@ import { clockTicksPerSecond } from '../platform/linux/sysconf.ts';
 import { bytesToText } from '../platform/linux/mounts.ts';
 import type { AgentContext } from './context.ts';
 import { getlines, readBytes, withErrno } from './inventory-common.ts';
-
-/** GuestDiskStats (local type until src/generated/qapi-types.ts exists). */
-export interface GuestDiskStats {
-  'read-sectors'?: bigint;
-  'read-ios'?: bigint;
-  'read-merges'?: bigint;
-  'write-sectors'?: bigint;
-  'write-ios'?: bigint;
-  'write-merges'?: bigint;
-  'discard-sectors'?: bigint;
-  'discard-ios'?: bigint;
-  'discard-merges'?: bigint;
-  'flush-ios'?: bigint;
-  'read-ticks'?: bigint;
-  'write-ticks'?: bigint;
-  'discard-ticks'?: bigint;
-  'flush-ticks'?: bigint;
-  'ios-pgr'?: bigint;
-  'total-ticks'?: bigint;
-  'weight-ticks'?: bigint;
-}
-
-/** GuestDiskStatsInfo. */
-export interface GuestDiskStatsInfo {
-  name: string;
-  major: bigint;
-  minor: bigint;
-  stats: GuestDiskStats;
-}
-
-/** GuestCpuStats, variant linux (GuestLinuxCpuStats plus the discriminator). */
-export interface GuestCpuStats {
-  type: 'linux';
-  cpu: bigint;
-  user: bigint;
-  nice: bigint;
-  system: bigint;
-  idle: bigint;
-  iowait?: bigint;
-  irq?: bigint;
-  softirq?: bigint;
-  steal?: bigint;
-  guest?: bigint;
-  guestnice?: bigint;
-}
 
 const DISKSTATS_FORMAT =
   '%u %u %s %lu %lu %lu' + '%lu %lu %lu %lu %u %u %u %u' + '%lu %lu %lu %u %lu %u';

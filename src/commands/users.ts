@@ -1,16 +1,10 @@
 // guest-get-users (facts §3.20): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
 // struct utmp layout (384 bytes per record) instead of getutxent(); one entry per user name in order of
 // first appearance, with the earliest login time.
+import type { GuestUser } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';
 import { rooted } from '../platform/linux/paths.ts';
 import type { AgentContext } from './context.ts';
-
-/** GuestUser (local type until src/generated/qapi-types.ts exists). */
-export interface GuestUser {
-  user: string;
-  'login-time': number;
-  domain?: string;
-}
 
 /** glibc's _PATH_UTMP. */
 export const UTMP_PATH = '/var/run/utmp';

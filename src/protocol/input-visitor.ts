@@ -10,12 +10,16 @@
 //     order (their name is null).  Looking a value up "consumes" it.
 //   - checkStruct() reports a key nobody consumed: "Parameter '<path>' is unexpected".
 //     It runs when a struct's members are done, so inner structs are checked first and
-//     missing / wrong-type errors always win over unexpected ones.
+//     missing / wrong-type errors always win over unexpected ones.  With several such keys,
+//     QEMU reports the first one its GLib hash table of unvisited keys iterates; that table
+//     is replayed here (see UnvisitedKeys) so the same key is named.
 //   - Paths: "a.b" for struct members, "a[0]" for list elements; top-level names are bare.
 //
 // Value model (src/json/value.ts): integers are bigint, doubles are number, objects Map.
 
 import type { JsonObject, JsonValue } from '../json/value.ts';
+import { qdictOrderedKeys } from '../json/qdict-order.ts';
+import { encodeModUtf8 } from '../json/utf8.ts';
 import { QgaError, genericError } from './errors.ts';
 
 /** QEMU's QType of a JSON value, which decides an alternate's branch. */
@@ -47,6 +51,8 @@ interface DictFrame {
   readonly obj: JsonObject;
   /** Keys not visited yet, in arrival order. */
   readonly unvisited: Set<string>;
+  /** Keys visited, in visit order (replayed to find which unexpected key QEMU names). */
+  readonly consumed: string[];
 }
 
 interface ListFrame {
@@ -100,7 +106,7 @@ export class InputVisitor {
     if (top.kind === 'dict') {
       if (name === null) throw new Error('input visitor: struct member without a name');
       if (!top.obj.has(name)) return undefined;
-      if (consume) top.unvisited.delete(name);
+      if (consume && top.unvisited.delete(name)) top.consumed.push(name);
       return top.obj.get(name);
     }
     let value: JsonValue | undefined;
@@ -132,16 +138,16 @@ export class InputVisitor {
   startStruct(name: string | null): void {
     const value = this.get(name, true);
     if (!(value instanceof Map)) throw this.invalidType(name, 'object');
-    this.stack.push({ kind: 'dict', name, obj: value, unvisited: new Set(value.keys()) });
+    this.stack.push({ kind: 'dict', name, obj: value, unvisited: new Set(value.keys()), consumed: [] });
   }
 
   /** Fails on the first member no visit consumed. */
   checkStruct(): void {
     const top = this.stack[this.stack.length - 1];
     if (top?.kind !== 'dict') throw new Error('input visitor: checkStruct outside a struct');
-    for (const key of top.unvisited) {
-      throw genericError(`Parameter '${this.fullName(key)}' is unexpected`);
-    }
+    if (top.unvisited.size === 0) return;
+    const key = top.unvisited.size === 1 ? top.unvisited.values().next().value! : firstUnvisitedKey(top);
+    throw genericError(`Parameter '${this.fullName(key)}' is unexpected`);
   }
 
   endStruct(): void {
@@ -273,4 +279,179 @@ export class InputVisitor {
     }
     return value as T;
   }
+}
+
+// ---- which unexpected key QEMU names ----------------------------------------------------
+//
+// qobject_input_push() copies the object's keys into a GHashTable (g_str_hash), in the
+// QDict's iteration order (qdict-order.ts); every visited key is removed from it, and
+// check_struct names the first key g_hash_table_iter_next() returns.  GHashTable is open
+// addressing with quadratic probing, tombstones, and resizes on insert and remove; this
+// replays exactly that (GLib >= 2.60, whose index is (hash * 11) % prime_mod[shift]).
+
+const PRIME_MOD = [
+  1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139, 524287,
+  1048573, 2097143, 4194301, 8388593, 16777213, 33554393, 67108859, 134217689, 268435399, 536870909, 1073741789,
+  2147483647,
+];
+const MIN_SHIFT = 3;
+const UNUSED = 0;
+const TOMBSTONE = 1;
+
+/** GLib's g_str_hash: djb2 over the key's bytes taken as signed chars. */
+export function gStrHash(key: string): number {
+  let h = 5381;
+  let ascii = true;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0 || c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    h = (Math.imul(h, 33) + c) >>> 0;
+  }
+  if (ascii) return h;
+  h = 5381;
+  for (const b of encodeModUtf8(key)) h = (Math.imul(h, 33) + (b >= 0x80 ? b - 256 : b)) >>> 0;
+  return h;
+}
+
+/** A replay of a GHashTable used as a set of strings. */
+export class GHashTableReplay {
+  private size = 0;
+  private mod = 0;
+  private mask = 0;
+  private nnodes = 0;
+  private noccupied = 0;
+  private hashes: number[] = [];
+  private keys: (string | null)[] = [];
+
+  constructor() {
+    this.setShift(MIN_SHIFT);
+    this.hashes = new Array<number>(this.size).fill(UNUSED);
+    this.keys = new Array<string | null>(this.size).fill(null);
+  }
+
+  private setShift(shift: number): void {
+    this.size = 1 << shift;
+    this.mod = PRIME_MOD[shift]!;
+    this.mask = this.size - 1;
+  }
+
+  private toIndex(hash: number): number {
+    return (Math.imul(hash, 11) >>> 0) % this.mod;
+  }
+
+  private static hashOf(key: string): number {
+    const h = gStrHash(key);
+    return h < 2 ? 2 : h; // 0 and 1 mark unused and deleted slots
+  }
+
+  private lookup(key: string, hash: number): number {
+    let index = this.toIndex(hash);
+    let nodeHash = this.hashes[index]!;
+    let tombstone = -1;
+    let step = 0;
+    while (nodeHash !== UNUSED) {
+      if (nodeHash === hash && this.keys[index] === key) return index;
+      if (nodeHash === TOMBSTONE && tombstone < 0) tombstone = index;
+      step++;
+      index = (index + step) & this.mask;
+      nodeHash = this.hashes[index]!;
+    }
+    return tombstone >= 0 ? tombstone : index;
+  }
+
+  insert(key: string): void {
+    const hash = GHashTableReplay.hashOf(key);
+    const index = this.lookup(key, hash);
+    const old = this.hashes[index]!;
+    if (old >= 2) return; // already present
+    this.hashes[index] = hash;
+    this.keys[index] = key;
+    this.nnodes++;
+    if (old === UNUSED) {
+      this.noccupied++;
+      this.maybeResize();
+    }
+  }
+
+  remove(key: string): void {
+    const hash = GHashTableReplay.hashOf(key);
+    const index = this.lookup(key, hash);
+    if (this.hashes[index]! < 2) return;
+    this.hashes[index] = TOMBSTONE;
+    this.keys[index] = null;
+    this.nnodes--;
+    this.maybeResize();
+  }
+
+  /** The first key g_hash_table_iter_next() returns. */
+  first(): string | undefined {
+    for (let i = 0; i < this.size; i++) if (this.hashes[i]! >= 2) return this.keys[i]!;
+    return undefined;
+  }
+
+  private maybeResize(): void {
+    const { size, noccupied } = this;
+    if ((size > this.nnodes * 4 && size > 1 << MIN_SHIFT) || size <= noccupied + Math.trunc(noccupied / 16)) {
+      this.resize();
+    }
+  }
+
+  private resize(): void {
+    const oldSize = this.size;
+    let n = Math.trunc(this.nnodes * 1.333);
+    let shift = 0;
+    while (n) {
+      n >>= 1;
+      shift++;
+    }
+    this.setShift(Math.max(shift, MIN_SHIFT));
+    const span = Math.max(oldSize, this.size);
+    while (this.hashes.length < span) {
+      this.hashes.push(UNUSED);
+      this.keys.push(null);
+    }
+    // In-place rehash (GLib's resize_map): evict each live entry and re-place it, chaining
+    // through entries it displaces; a bitmap marks slots already holding relocated entries.
+    const placed = new Array<boolean>(span).fill(false);
+    for (let i = 0; i < oldSize; i++) {
+      let nodeHash = this.hashes[i]!;
+      if (nodeHash < 2) {
+        this.hashes[i] = UNUSED;
+        continue;
+      }
+      if (placed[i]) continue;
+      this.hashes[i] = UNUSED;
+      let key = this.keys[i]!;
+      this.keys[i] = null;
+      for (;;) {
+        let index = this.toIndex(nodeHash);
+        let step = 0;
+        while (placed[index]) {
+          step++;
+          index = (index + step) & this.mask;
+        }
+        placed[index] = true;
+        const replacedHash = this.hashes[index]!;
+        const replacedKey = this.keys[index]!;
+        this.hashes[index] = nodeHash;
+        this.keys[index] = key;
+        if (replacedHash < 2) break;
+        nodeHash = replacedHash;
+        key = replacedKey;
+      }
+    }
+    this.hashes.length = this.size;
+    this.keys.length = this.size;
+    this.noccupied = this.nnodes;
+  }
+}
+
+function firstUnvisitedKey(frame: DictFrame): string {
+  const table = new GHashTableReplay();
+  for (const key of qdictOrderedKeys([...frame.obj.keys()])) table.insert(key);
+  for (const key of frame.consumed) table.remove(key);
+  return table.first() ?? frame.unvisited.values().next().value!;
 }

@@ -39,7 +39,7 @@ export type GuestAgentInfo = {
 };
 
 /**
- * What @guest-file-read got.
+ * What `guest-file-read` got.
  *
  * QAPI struct 'GuestFileRead', since 0.15.0.
  */
@@ -53,7 +53,7 @@ export type GuestFileRead = {
 };
 
 /**
- * What @guest-file-write did.
+ * What `guest-file-write` did.
  *
  * QAPI struct 'GuestFileWrite', since 0.15.0.
  */
@@ -65,7 +65,7 @@ export type GuestFileWrite = {
 };
 
 /**
- * Where @guest-file-seek left the file.
+ * Where `guest-file-seek` left the file.
  *
  * QAPI struct 'GuestFileSeek', since 0.15.0.
  */
@@ -77,7 +77,7 @@ export type GuestFileSeek = {
 };
 
 /**
- * Names for the reference point of @guest-file-seek.
+ * Names for the reference point of `guest-file-seek`.
  *
  * QAPI enum 'QGASeek', since 2.6.
  * - `set`: from the start of the file (the integer 0 means the same)
@@ -88,7 +88,7 @@ export type QGASeek = 'set' | 'cur' | 'end';
 export const QGASeekValues: readonly QGASeek[] = ['set', 'cur', 'end'];
 
 /**
- * The reference point of @guest-file-seek, given as a number or a
+ * The reference point of `guest-file-seek`, given as a number or a
  * name.
  *
  * QAPI alternate 'GuestFileWhence', since 2.6.
@@ -127,12 +127,12 @@ export type GuestFilesystemTrimResult = {
 };
 
 /**
- * The outcome of @guest-fstrim.
+ * The outcome of `guest-fstrim`.
  *
  * QAPI struct 'GuestFilesystemTrimResponse', since 2.4.
  */
 export type GuestFilesystemTrimResponse = {
-  /** one @GuestFilesystemTrimResult per filesystem */
+  /** one `GuestFilesystemTrimResult` per filesystem */
   paths: GuestFilesystemTrimResult[];
 };
 
@@ -154,7 +154,7 @@ export const GuestIpAddressTypeValues: readonly GuestIpAddressType[] = ['ipv4', 
 export type GuestIpAddress = {
   /** the address, in its usual text form */
   'ip-address': string;
-  /** whether @ip-address is IPv4 or IPv6 */
+  /** whether `ip-address` is IPv4 or IPv6 */
   'ip-address-type': GuestIpAddressType;
   /** the length of the network prefix, in bits */
   prefix: number | bigint;
@@ -235,7 +235,7 @@ export type GuestLogicalProcessorInput = {
 /**
  * How a disk is attached.
  *
- * QAPI enum 'GuestDiskBusType', since 2.2; @unknown and the values after it since 2.4.
+ * QAPI enum 'GuestDiskBusType', since 2.2; `unknown` and the values after it since 2.4.
  * - `ide`: IDE
  * - `fdc`: floppy controller
  * - `scsi`: SCSI
@@ -471,7 +471,7 @@ export type GuestMemoryBlockResponseType = 'success' | 'not-found' | 'operation-
 export const GuestMemoryBlockResponseTypeValues: readonly GuestMemoryBlockResponseType[] = ['success', 'not-found', 'operation-not-supported', 'operation-failed'];
 
 /**
- * The outcome for one entry of @guest-set-memory-blocks.
+ * The outcome for one entry of `guest-set-memory-blocks`.
  *
  * QAPI struct 'GuestMemoryBlockResponse', since 2.3.
  */
@@ -498,7 +498,7 @@ export type GuestMemoryBlockInfo = {
 };
 
 /**
- * The state of a process started by @guest-exec.
+ * The state of a process started by `guest-exec`.
  *
  * QAPI struct 'GuestExecStatus', since 2.5.
  */
@@ -519,8 +519,8 @@ export type GuestExecStatus = {
   'out-data'?: string;
   /**
    * the captured standard error, base64 encoded.  Only
-   * present after the process ended.  Neither this nor @out-data
-   * appears unless 'capture-output' was given to @guest-exec.
+   * present after the process ended.  Neither this nor `out-data`
+   * appears unless 'capture-output' was given to `guest-exec`.
    */
   'err-data'?: string;
   /**
@@ -536,7 +536,7 @@ export type GuestExecStatus = {
 };
 
 /**
- * The process @guest-exec started.
+ * The process `guest-exec` started.
  *
  * QAPI struct 'GuestExec', since 2.5.
  */
@@ -546,20 +546,20 @@ export type GuestExec = {
 };
 
 /**
- * Which output streams @guest-exec records.
+ * Which output streams `guest-exec` records.
  *
  * QAPI enum 'GuestExecCaptureOutputMode', since 8.0.
  * - `none`: none
  * - `stdout`: standard output only
  * - `stderr`: standard error only
- * - `separated`: both, standard output in out-data and standard error in err-data of @GuestExecStatus
+ * - `separated`: both, standard output in out-data and standard error in err-data of `GuestExecStatus`
  * - `merged`: both, interleaved into out-data.  Has no effect on Windows.
  */
 export type GuestExecCaptureOutputMode = 'none' | 'stdout' | 'stderr' | 'separated' | 'merged';
 export const GuestExecCaptureOutputModeValues: readonly GuestExecCaptureOutputMode[] = ['none', 'stdout', 'stderr', 'separated', 'merged'];
 
 /**
- * Which output of a @guest-exec process to record: a boolean or a
+ * Which output of a `guest-exec` process to record: a boolean or a
  * mode.
  *
  * QAPI alternate 'GuestExecCaptureOutput', since 8.0.
@@ -934,7 +934,7 @@ export type GuestFileOpenReturn = number | bigint;
 
 /** Arguments of `guest-file-close`. */
 export type GuestFileCloseArgs = {
-  /** a handle from @guest-file-open */
+  /** a handle from `guest-file-open` */
   handle: bigint;
 };
 /** What `guest-file-close` returns. */
@@ -942,7 +942,7 @@ export type GuestFileCloseReturn = Record<string, never>;
 
 /** Arguments of `guest-file-read`. */
 export type GuestFileReadArgs = {
-  /** a handle from @guest-file-open */
+  /** a handle from `guest-file-open` */
   handle: bigint;
   /** the most bytes to read; 4 KiB when absent, at most 48 MiB */
   count?: bigint;
@@ -952,7 +952,7 @@ export type GuestFileReadReturn = GuestFileRead;
 
 /** Arguments of `guest-file-write`. */
 export type GuestFileWriteArgs = {
-  /** a handle from @guest-file-open */
+  /** a handle from `guest-file-open` */
   handle: bigint;
   /** the bytes to write, base64 encoded */
   'buf-b64': string;
@@ -967,7 +967,7 @@ export type GuestFileWriteReturn = GuestFileWrite;
 
 /** Arguments of `guest-file-seek`. */
 export type GuestFileSeekArgs = {
-  /** a handle from @guest-file-open */
+  /** a handle from `guest-file-open` */
   handle: bigint;
   /** how far to move, in bytes, from the reference point */
   offset: bigint;
@@ -979,7 +979,7 @@ export type GuestFileSeekReturn = GuestFileSeek;
 
 /** Arguments of `guest-file-flush`. */
 export type GuestFileFlushArgs = {
-  /** a handle from @guest-file-open */
+  /** a handle from `guest-file-open` */
   handle: bigint;
 };
 /** What `guest-file-flush` returns. */
@@ -1053,10 +1053,10 @@ export type GuestGetVcpusReturn = GuestLogicalProcessor[];
 export type GuestSetVcpusArgs = {
   /**
    * the changes to make, applied one entry after the other.  Each
-   * entry names a CPU by @logical-id and gives the wanted state in
-   * @online.  The list may be of any length, may name any subset of
+   * entry names a CPU by `logical-id` and gives the wanted state in
+   * `online`.  The list may be of any length, may name any subset of
    * the guest's CPUs, and may name one CPU several times.  Ideally it
-   * is the output of @guest-get-vcpus with the desired edits.
+   * is the output of `guest-get-vcpus` with the desired edits.
    */
   vcpus: GuestLogicalProcessorInput[];
 };
@@ -1080,7 +1080,7 @@ export type GuestSetUserPasswordArgs = {
   /** the new password, base64 encoded */
   password: string;
   /**
-   * true when @password is already a crypt() hash, false when
+   * true when `password` is already a crypt() hash, false when
    * it is the plain password
    */
   crypted: boolean;
@@ -1097,10 +1097,10 @@ export type GuestGetMemoryBlocksReturn = GuestMemoryBlock[];
 export type GuestSetMemoryBlocksArgs = {
   /**
    * the changes to make, applied one entry after the other.
-   * Each entry names a block by @phys-index and gives the wanted
-   * state in @online.  The list may be of any length, may name any
+   * Each entry names a block by `phys-index` and gives the wanted
+   * state in `online`.  The list may be of any length, may name any
    * subset of the guest's blocks, and may name one block several
-   * times.  Ideally it is the output of @guest-get-memory-blocks with
+   * times.  Ideally it is the output of `guest-get-memory-blocks` with
    * the desired edits.
    */
   'mem-blks': GuestMemoryBlockInput[];
@@ -1115,7 +1115,7 @@ export type GuestGetMemoryBlockInfoReturn = GuestMemoryBlockInfo;
 
 /** Arguments of `guest-exec-status`. */
 export type GuestExecStatusArgs = {
-  /** the process ID that @guest-exec returned */
+  /** the process ID that `guest-exec` returned */
   pid: bigint;
 };
 /** What `guest-exec-status` returns. */
@@ -1136,7 +1136,7 @@ export type GuestExecArgs = {
   'input-data'?: string;
   /**
    * which output streams to record for
-   * @guest-exec-status; nothing is recorded when absent
+   * `guest-exec-status`; nothing is recorded when absent
    */
   'capture-output'?: GuestExecCaptureOutput;
 };
@@ -1181,7 +1181,7 @@ export type GuestSshAddAuthorizedKeysArgs = {
    */
   keys: string[];
   /**
-   * when true, replace the file's keys with @keys instead of
+   * when true, replace the file's keys with `keys` instead of
    * adding to them
    */
   reset?: boolean;

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+
 // Paths of the OS view (/proc, /sys, /dev, /run, /var/run) under the agent's root, so that tests can point
 // the commands at a captured fixture tree. With the root "/" every path is used as it is.
 
@@ -7,10 +9,29 @@ export function rooted(root: string, abs: string): string {
   return root.endsWith('/') ? root.slice(0, -1) + abs : root + abs;
 }
 
-/** The inverse of rooted(): the absolute path as the guest sees it, or undefined if `p` lies outside the root. */
+const canonical = new Map<string, string>();
+
+/** The root as realpath() spells it (resolved once per root), so resolved paths can be mapped back. */
+function canonicalRoot(root: string): string {
+  let c = canonical.get(root);
+  if (c === undefined) {
+    try {
+      c = fs.realpathSync.native(root);
+    } catch {
+      c = root.endsWith('/') ? root.slice(0, -1) : root;
+    }
+    canonical.set(root, c);
+  }
+  return c;
+}
+
+/**
+ * The inverse of rooted() for a path that realpath() returned: the absolute path as the guest sees it,
+ * or undefined if `p` lies outside the root.
+ */
 export function unrooted(root: string, p: string): string | undefined {
   if (root === '/' || root === '') return p;
-  const r = root.endsWith('/') ? root.slice(0, -1) : root;
+  const r = canonicalRoot(root);
   if (p === r) return '/';
   return p.startsWith(r + '/') ? p.slice(r.length) : undefined;
 }

@@ -695,6 +695,8 @@ export class JsonStreamer {
       return BigInt(neg ? -v : v);
     }
     const text = latin1(bytes, s, e);
+    // More than 20 digits never fits 64 bits; skip BigInt, whose parsing is quadratic.
+    if (e - s - (bytes[s] === 0x2d ? 1 : 0) > 20) return Number(text);
     const v = BigInt(text);
     if (v >= INT64_MIN && v <= INT64_MAX) return v;
     if (v >= 0n && v <= UINT64_MAX) return v;

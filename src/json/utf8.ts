@@ -99,11 +99,8 @@ export function scanModUtf8(bytes: Uint8Array, start: number, end: number): numb
  */
 export function decodeCString(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let out = '';
-  let runStart = start;
+  let seg = start; // start of the current run of accepted sequences
   let i = start;
-  const flushRun = (upTo: number): void => {
-    if (upTo > runStart) out += latin1(bytes, runStart, upTo);
-  };
   while (i < end) {
     const b = bytes[i];
     if (b === 0) break;
@@ -111,14 +108,23 @@ export function decodeCString(bytes: Uint8Array, start = 0, end = bytes.length):
       i++;
       continue;
     }
-    flushRun(i);
     const cp = decodeSequence(bytes, i, end);
+    if (cp > 0) {
+      i = seqEnd;
+      continue;
+    }
+    // C0 80, or a rejected sequence: end the run (valid UTF-8, decoded in bulk)
+    if (i > seg) out += utf8(bytes, seg, i);
+    out += cp === 0 ? '\u0000' : '\ufffd';
     i = seqEnd;
-    runStart = i;
-    out += cp < 0 ? '\ufffd' : String.fromCodePoint(cp);
+    seg = i;
   }
-  flushRun(i);
+  if (i > seg) out += utf8(bytes, seg, i);
   return out;
+}
+
+function utf8(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
 }
 
 /** Bytes below 0x80 (or any bytes, read as Latin-1) to a JS string. */
@@ -134,7 +140,7 @@ export function latin1(bytes: Uint8Array, start: number, end: number): string {
 
 /** Decode valid modified UTF-8 (as checked by scanModUtf8) to a JS string. */
 export function decodeValidModUtf8(bytes: Uint8Array, start: number, end: number, hasC080: boolean): string {
-  if (!hasC080) return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
+  if (!hasC080) return utf8(bytes, start, end);
   return decodeCString(bytes, start, end);
 }
 

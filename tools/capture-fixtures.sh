@@ -15,6 +15,8 @@
 #   sys/devices/system/memory    top-level files, memory*/{state,removable,phys_index}
 #   run/udev/data/b*             the udev database of block devices
 #   var/run/utmp                 as a regular file (on most systems /var/run is a link to /run)
+#   nvme-smart/<disk>.bin        the raw SMART / Health log page of every NVMe disk (the admin ioctl
+#                                qemu-ga sends), for tests that cannot open the device
 #   statvfs.json                 f_frsize, f_blocks, f_bfree, f_bavail of every mount point of
 #                                proc/self/mountinfo whose statvfs() answers within 2 s
 #   .manifest                    every captured path, directory by directory in the ORIGINAL readdir
@@ -123,6 +125,31 @@ if [ -f /var/run/utmp ]; then
   cat /var/run/utmp > "$out/var/run/utmp"
 fi
 
+# ---------------------------------------------------------------- NVMe SMART log pages
+python3 - "$out/nvme-smart" <<'PYEOF'
+import ctypes, fcntl, glob, os, struct, sys
+out = sys.argv[1]
+for blk in sorted(glob.glob('/sys/block/nvme*')):
+    name = os.path.basename(blk)
+    try:
+        fd = os.open('/dev/' + name, os.O_RDONLY)
+    except OSError:
+        continue
+    log = ctypes.create_string_buffer(512)
+    # struct nvme_passthru_cmd: GET LOG PAGE (02h), broadcast nsid, SMART log (02h), RAE, 128 dwords
+    cmd = bytearray(72)
+    struct.pack_into('<BxxxI', cmd, 0, 0x02, 0xffffffff)
+    struct.pack_into('<Q', cmd, 24, ctypes.addressof(log))
+    struct.pack_into('<II', cmd, 36, 512, 0x02 | (1 << 15) | (127 << 16))
+    try:
+        fcntl.ioctl(fd, 0xC0484E41, cmd, True)
+        os.makedirs(out, exist_ok=True)
+        open(os.path.join(out, name + '.bin'), 'wb').write(log.raw)
+    except OSError:
+        pass
+    os.close(fd)
+PYEOF
+
 # ---------------------------------------------------------------- statvfs of the mount points
 python3 - "$out/statvfs.json" <<'PYEOF'
 import json, os, sys, threading
@@ -170,7 +197,7 @@ def walk(rel):
         pass
     order += sorted(present - set(order))
     for name in order:
-        if not rel and name in ('.manifest', 'statvfs.json', 'expected'):
+        if not rel and (name in ('.manifest', 'statvfs.json', 'nvme-smart') or name.startswith('expected')):
             continue
         r = f'{rel}/{name}' if rel else name
         full = os.path.join(out, r)

@@ -6,19 +6,27 @@ error paths). Entries are listed in the order a directory should list them (the 
 expected answers come from Debian's qemu-ga run against each tree: tools/fixture-oracle.py (with
 --qemu-ga /var/tmp/qga-newest/qemu-ga-newest for the 10.2-equivalent answers).
 
-    make-synthetic-fixtures.py [DEST]      (default: test/fixtures/sysroot)
+    make-synthetic-fixtures.py [--oracle] [DEST]      (default DEST: test/fixtures/sysroot)
+
+--oracle (root only) also records the answers: expected-oracle/ from /usr/sbin/qemu-ga (7.2) and
+expected-oracle-newest/ from /var/tmp/qga-newest/qemu-ga-newest when it exists.
 """
 import os
 import shutil
 import struct
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEST = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(HERE), 'test/fixtures/sysroot')
+ARGS = [a for a in sys.argv[1:] if a != '--oracle']
+ORACLE = '--oracle' in sys.argv[1:]
+DEST = ARGS[0] if ARGS else os.path.join(os.path.dirname(HERE), 'test/fixtures/sysroot')
+NAMES = []
 
 
 class Tree:
     def __init__(self, name):
+        NAMES.append(name)
         self.root = os.path.join(DEST, name)
         shutil.rmtree(self.root, ignore_errors=True)
         os.makedirs(self.root)
@@ -261,7 +269,7 @@ def synthetic_errors():
         t.f('sys/devices/system/memory/memory005/state', 'online\n')
         t.f('sys/devices/system/memory/block_size_bytes', '')
         t.d('proc/self')
-        t.f('proc/self/mounts', '/dev/vda / ext4 rw 0 0\n/dev/vda1 /boot ext4 rw 0 0\n//server/share /mnt/smb cifs rw 0 0\nproc /proc proc rw 0 0\n/dev/vdb /mnt/with\\040space ext4 rw 0 0\n')
+        t.f('proc/self/mounts', '/dev/xvda / ext4 rw 0 0\n/dev/xvda1 /boot ext4 rw 0 0\n//server/share /mnt/smb cifs rw 0 0\nproc /proc proc rw 0 0\n/dev/xvdb /mnt/with\\040space ext4 rw 0 0\n')
         t.d('proc/net')
         t.f('proc/net/ipv6_route', '')
     error_fixture('synthetic-errors-1', vcpu_eof)
@@ -290,3 +298,12 @@ if __name__ == '__main__':
     synthetic_proc()
     synthetic_errors()
     print('written under', DEST)
+    if ORACLE:
+        newest = '/var/tmp/qga-newest/qemu-ga-newest'
+        for n in NAMES:
+            tree = os.path.join(DEST, n)
+            subprocess.check_call([sys.executable, os.path.join(HERE, 'fixture-oracle.py'), tree,
+                                   '--out', os.path.join(tree, 'expected-oracle')])
+            if os.path.exists(newest):
+                subprocess.check_call([sys.executable, os.path.join(HERE, 'fixture-oracle.py'), tree,
+                                       '--qemu-ga', newest, '--out', os.path.join(tree, 'expected-oracle-newest')])

@@ -74,8 +74,88 @@ export function fixtureStatvfs(name: string): Record<string, { frsize: number; b
   return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, 'utf8')) : {};
 }
 
-/** The fixture's expected outputs (expected/<command>.json), if any. */
-export function fixtureExpected(name: string, command: string): unknown {
-  const p = path.join(SYSROOTS, name, 'expected', `${command}.json`);
-  return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, 'utf8')) : undefined;
+
+/** JSON.parse that keeps integer literals exact (as bigint); other numbers are doubles. */
+export function parseJsonExact(text: string): unknown {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  };
+  const value = (): unknown => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const o: Record<string, unknown> = {};
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return o;
+      }
+      for (;;) {
+        ws();
+        const k = value() as string;
+        ws();
+        i++; // :
+        o[k] = value();
+        ws();
+        if (text[i++] === '}') return o;
+      }
+    }
+    if (c === '[') {
+      i++;
+      const a: unknown[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return a;
+      }
+      for (;;) {
+        a.push(value());
+        ws();
+        if (text[i++] === ']') return a;
+      }
+    }
+    if (c === '"') {
+      const start = i;
+      i++;
+      while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+      return JSON.parse(text.slice(start, i));
+    }
+    const m = /^(-?\d+)(\.\d+)?([eE][-+]?\d+)?|^(true|false|null)/.exec(text.slice(i));
+    if (!m) throw new Error(`bad JSON at ${i}: ${text.slice(i, i + 20)}`);
+    i += m[0].length;
+    if (m[4]) return JSON.parse(m[4]);
+    return m[2] || m[3] ? Number(m[0]) : BigInt(m[0]);
+  };
+  return value();
+}
+
+/** A handler result in the shape parseJsonExact() gives: integers as bigint, undefined members dropped. */
+export function normalize(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
+  if (Array.isArray(v)) return v.map(normalize);
+  if (v !== null && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = normalize(x);
+    return o;
+  }
+  return v;
+}
+
+/** A fixture's recorded answer (DIR/<command>.json under the fixture), or undefined when absent or empty. */
+export function fixtureAnswer(name: string, dir: string, command: string): unknown {
+  const p = path.join(SYSROOTS, name, dir, `${command}.json`);
+  if (!fs.existsSync(p)) return undefined;
+  const text = fs.readFileSync(p, 'utf8').trim();
+  return text === '' ? undefined : parseJsonExact(text);
+}
+
+/** The fixtures present (directories with a .manifest). */
+export function listSysroots(): string[] {
+  return fs
+    .readdirSync(SYSROOTS)
+    .filter((n) => fs.existsSync(path.join(SYSROOTS, n, '.manifest')))
+    .sort();
 }

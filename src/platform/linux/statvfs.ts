@@ -19,32 +19,38 @@ const MAX_IN_FLIGHT = 64;
 /** sizeof(struct statvfs) on LP64 (x86_64, aarch64). */
 const STATVFS_SIZE = 112;
 
+/** One asynchronous statvfs(): calls back once with the result, or null when it failed. */
+export type StatvfsImpl = (path: string, done: (result: Statvfs | null) => void) => void;
+
 type AsyncFn = (path: string, buf: Buffer, cb: (err: unknown, res: number) => void) => void;
 let statvfsAsync: AsyncFn | undefined;
 
-/** Mount points whose statvfs() is still running after its caller gave up on it. */
-const stuck = new Map<string, Promise<unknown>>();
-
-function callOnce(path: string, deadline: number): Promise<Statvfs | null> {
-  const left = deadline - Date.now();
-  if (left <= 0 || stuck.has(path)) return Promise.resolve(null);
+/** glibc's statvfs() through koffi's asynchronous call (libuv threadpool). */
+export const koffiStatvfs: StatvfsImpl = (path, done) => {
   if (statvfsAsync === undefined) {
     const fn = ffi().libc.func('int statvfs(const char *path, _Out_ uint8_t *buf)');
     statvfsAsync = fn.async as AsyncFn;
   }
   const buf = Buffer.alloc(STATVFS_SIZE);
-  const call = new Promise<Statvfs | null>((resolve) => {
-    (statvfsAsync as AsyncFn)(path, buf, (err, res) => {
-      if (err || res !== 0) return resolve(null);
-      // f_bsize, f_frsize, f_blocks, f_bfree, f_bavail: unsigned longs from offset 0.
-      resolve({
-        frsize: buf.readBigUInt64LE(8),
-        blocks: buf.readBigUInt64LE(16),
-        bfree: buf.readBigUInt64LE(24),
-        bavail: buf.readBigUInt64LE(32),
-      });
+  statvfsAsync(path, buf, (err, res) => {
+    if (err || res !== 0) return done(null);
+    // f_bsize, f_frsize, f_blocks, f_bfree, f_bavail: unsigned longs from offset 0.
+    done({
+      frsize: buf.readBigUInt64LE(8),
+      blocks: buf.readBigUInt64LE(16),
+      bfree: buf.readBigUInt64LE(24),
+      bavail: buf.readBigUInt64LE(32),
     });
   });
+};
+
+/** Mount points whose statvfs() is still running after its caller gave up on it. */
+const stuck = new Map<string, Promise<unknown>>();
+
+function callOnce(impl: StatvfsImpl, path: string, deadline: number): Promise<Statvfs | null> {
+  const left = deadline - Date.now();
+  if (left <= 0 || stuck.has(path)) return Promise.resolve(null);
+  const call = new Promise<Statvfs | null>((resolve) => impl(path, resolve));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), left);
@@ -64,14 +70,18 @@ function callOnce(path: string, deadline: number): Promise<Statvfs | null> {
  * statvfs() of every path, concurrently, all within one time limit: null where the call failed, did
  * not answer in time, or is still stuck from an earlier request. Results are in the order of `paths`.
  */
-export async function statvfsMany(paths: readonly string[], timeoutMs = STATVFS_TIMEOUT_MS): Promise<(Statvfs | null)[]> {
+export async function statvfsMany(
+  paths: readonly string[],
+  timeoutMs = STATVFS_TIMEOUT_MS,
+  impl: StatvfsImpl = koffiStatvfs,
+): Promise<(Statvfs | null)[]> {
   const results: (Statvfs | null)[] = new Array(paths.length).fill(null);
   const deadline = Date.now() + timeoutMs;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < paths.length) {
       const i = next++;
-      results[i] = await callOnce(paths[i], deadline);
+      results[i] = await callOnce(impl, paths[i], deadline);
     }
   };
   await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, paths.length) }, worker));

@@ -91,46 +91,77 @@ function writeMembers(keys: string[], values: (OutValue | undefined)[]): string 
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u007f-\uffff]/;
 const HEX = '0123456789ABCDEF';
 
-function hex4(c: number): string {
-  return '\\u' + HEX[(c >> 12) & 15] + HEX[(c >> 8) & 15] + HEX[(c >> 4) & 15] + HEX[c & 15];
-}
-
 /** A JSON string literal in qemu-ga's escaping. */
 export function quote(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
-  let out = '"';
-  let run = 0;
+  return quoteSlow(s);
+}
+
+// Escaping writes bytes: every UTF-16 unit becomes at most 6 output bytes.
+let scratch = Buffer.allocUnsafe(8192);
+const HEXB = Buffer.from(HEX, 'latin1');
+
+function quoteSlow(s: string): string {
   const n = s.length;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c) continue;
-    if (i > run) out += s.slice(run, i);
-    switch (c) {
-      case 0x22: out += '\\"'; break;
-      case 0x5c: out += '\\\\'; break;
-      case 0x08: out += '\\b'; break;
-      case 0x0c: out += '\\f'; break;
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      default:
-        if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-          const d = s.charCodeAt(i + 1);
-          if (d >= 0xdc00 && d <= 0xdfff) {
-            // astral noncharacters: the low 16 bits of the code point are FFFE or FFFF
-            const nonchar = (c & 0x3f) === 0x3f && (d & 0x3fe) === 0x3fe;
-            out += nonchar ? '\\uFFFD' : hex4(c) + hex4(d);
-            i++;
-            break;
-          }
-        }
-        if ((c >= 0xd800 && c <= 0xdfff) || (c >= 0xfdd0 && c <= 0xfdef) || c >= 0xfffe) out += '\\uFFFD';
-        else out += hex4(c);
-    }
-    run = i + 1;
+  const need = n * 6 + 2;
+  let buf = scratch;
+  if (need > buf.length) {
+    buf = Buffer.allocUnsafe(need);
+    if (need <= 1 << 20) scratch = buf;
   }
-  if (run < n) out += s.slice(run);
-  return out + '"';
+  let o = 0;
+  buf[o++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0x20 && c < 0x7f) {
+      if (c === 0x22 || c === 0x5c) buf[o++] = 0x5c;
+      buf[o++] = c;
+      continue;
+    }
+    let short = 0;
+    switch (c) {
+      case 0x08: short = 0x62; break;
+      case 0x0c: short = 0x66; break;
+      case 0x0a: short = 0x6e; break;
+      case 0x0d: short = 0x72; break;
+      case 0x09: short = 0x74; break;
+      default: break;
+    }
+    if (short !== 0) {
+      buf[o++] = 0x5c;
+      buf[o++] = short;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        // astral noncharacters: the low 16 bits of the code point are FFFE or FFFF
+        if ((c & 0x3f) === 0x3f && (d & 0x3fe) === 0x3fe) {
+          o = putHex(buf, o, 0xfffd);
+        } else {
+          o = putHex(buf, o, c);
+          o = putHex(buf, o, d);
+        }
+        continue;
+      }
+    }
+    // characters qemu-ga cannot hold (lone surrogates, noncharacters) print as U+FFFD
+    if ((c >= 0xd800 && c <= 0xdfff) || (c >= 0xfdd0 && c <= 0xfdef) || c >= 0xfffe) c = 0xfffd;
+    o = putHex(buf, o, c);
+  }
+  buf[o++] = 0x22;
+  return buf.toString('latin1', 0, o);
+}
+
+function putHex(buf: Buffer, o: number, c: number): number {
+  buf[o] = 0x5c;
+  buf[o + 1] = 0x75;
+  buf[o + 2] = HEXB[(c >> 12) & 15];
+  buf[o + 3] = HEXB[(c >> 8) & 15];
+  buf[o + 4] = HEXB[(c >> 4) & 15];
+  buf[o + 5] = HEXB[c & 15];
+  return o + 6;
 }
 
 // ---- numbers --------------------------------------------------------------------------

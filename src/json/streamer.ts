@@ -17,7 +17,15 @@
 // lexical or limit error discards the message first.
 
 import type { JsonObject, JsonValue } from './value.ts';
-import { decodeCString, decodeValidModUtf8, isValidCodepoint, latin1, scanModUtf8 } from './utf8.ts';
+import {
+  decodeCString,
+  decodeModUtf8Units,
+  decodeValidModUtf8,
+  isValidCodepoint,
+  latin1,
+  scanModUtf8,
+  unitsToString,
+} from './utf8.ts';
 
 export interface StreamerSink {
   /** One complete top-level value (any JSON type; objects are Maps in arrival order). */
@@ -69,6 +77,11 @@ const T_FLOAT = 8;
 const T_KEYWORD = 9;
 const T_STRING = 10;
 
+// string token flags
+const STR_HIGH = 1; // contains a byte >= 0x80
+const STR_ESC = 2; // contains a backslash
+const STR_STOP = 0x80; // (STR_CLASS only) a byte the scan must stop at
+
 // ---- byte classes for the start state -----------------------------------------------
 const C_ERROR = 0;
 const C_WS = 1;
@@ -85,8 +98,11 @@ const STRUCT_TYPE = new Uint8Array(256);
 const RECOVERY_STOP = new Uint8Array(256);
 const IS_DIGIT = new Uint8Array(256);
 const IS_LOWER = new Uint8Array(256);
-/** Bytes that stop the fast scan over string content (quotes, backslash, controls, >= 0x80). */
-const STR_SPECIAL = new Uint8Array(256);
+/**
+ * String content bytes: 0 for plain ASCII, STR_HIGH for 0x80..0xFD, STR_STOP for the bytes
+ * the scan must look at (quotes, backslash, controls, 0xFE, 0xFF).
+ */
+const STR_CLASS = new Uint8Array(256);
 {
   for (const c of ' \t\r\n') START_CLASS[c.charCodeAt(0)] = C_WS;
   const structs: [string, number][] = [
@@ -110,11 +126,13 @@ const STR_SPECIAL = new Uint8Array(256);
   for (let b = 0; b < 0x20; b++) if (b !== 0x09) RECOVERY_STOP[b] = 1;
   RECOVERY_STOP[0xfe] = 1;
   RECOVERY_STOP[0xff] = 1;
-  for (let b = 0; b < 0x20; b++) STR_SPECIAL[b] = 1;
-  for (let b = 0x80; b < 0x100; b++) STR_SPECIAL[b] = 1;
-  STR_SPECIAL[0x22] = 1;
-  STR_SPECIAL[0x27] = 1;
-  STR_SPECIAL[0x5c] = 1;
+  for (let b = 0; b < 0x20; b++) STR_CLASS[b] = STR_STOP;
+  for (let b = 0x80; b < 0xfe; b++) STR_CLASS[b] = STR_HIGH;
+  STR_CLASS[0xfe] = STR_STOP;
+  STR_CLASS[0xff] = STR_STOP;
+  STR_CLASS[0x22] = STR_STOP;
+  STR_CLASS[0x27] = STR_STOP;
+  STR_CLASS[0x5c] = STR_STOP;
 }
 
 // ---- parser frame states ------------------------------------------------------------
@@ -134,9 +152,6 @@ interface Frame {
   key: string;
 }
 
-// string token flags
-const STR_HIGH = 1; // contains a byte >= 0x80
-const STR_ESC = 2; // contains a backslash
 
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
@@ -267,17 +282,13 @@ export class JsonStreamer {
           case S_STR: {
             const q = this.quote;
             let flags = this.strFlags;
-            let b = 0;
-            for (;;) {
-              while (i < n && STR_SPECIAL[(b = buf[i])] === 0) i++;
-              if (i < n && b >= 0x80 && b < 0xfe) {
-                flags |= STR_HIGH;
-                i++;
-                continue;
-              }
-              break;
+            let c = 0;
+            while (i < n && ((c = STR_CLASS[buf[i]]) & STR_STOP) === 0) {
+              flags |= c;
+              i++;
             }
             this.strFlags = flags;
+            const b = i < n ? buf[i] : 0;
             if (this.partsLen + i - this.tokStart > MAX_TOKEN_SIZE) {
               // the byte that made the token one byte too long ends it; lexing restarts after it
               i = this.tokStart + MAX_TOKEN_SIZE - this.partsLen + 1;
@@ -725,31 +736,47 @@ export class JsonStreamer {
 
   /** Slow path: a string with escapes. [s, e) is the content; tokE ends the token text. */
   private decodeEscaped(bytes: Uint8Array, s: number, e: number, tokE: number): string | null {
-    const out: string[] = [];
-    let runStart = s;
+    // every byte yields at most one UTF-16 unit (a 4-byte sequence two, an escape fewer)
+    const units = unitBuffer(e - s);
+    const high = (this.strFlags & STR_HIGH) !== 0;
+    let o = 0;
     let i = s;
     while (i < e) {
-      if (bytes[i] !== 0x5c) {
-        i++;
-        continue;
+      let bs = i;
+      if (high) {
+        while (bs < e && bytes[bs] !== 0x5c) bs++;
+        if (bs > i) {
+          o = decodeModUtf8Units(bytes, i, bs, units, o);
+          if (o < 0) {
+            this.err = 'invalid UTF-8 sequence in string';
+            return null;
+          }
+        }
+      } else {
+        let c: number;
+        while (bs < e && (c = bytes[bs]) !== 0x5c) {
+          units[o++] = c;
+          bs++;
+        }
       }
-      if (i > runStart && !this.appendRun(out, bytes, runStart, i)) return null;
-      const esc = i;
-      const c = bytes[i + 1];
-      i += 2;
+      if (bs >= e) break;
+      const c = bytes[bs + 1];
+      i = bs + 2;
       switch (c) {
-        case 0x22: out.push('"'); break;
-        case 0x27: out.push("'"); break;
-        case 0x5c: out.push('\\'); break;
-        case 0x2f: out.push('/'); break;
-        case 0x62: out.push('\b'); break;
-        case 0x66: out.push('\f'); break;
-        case 0x6e: out.push('\n'); break;
-        case 0x72: out.push('\r'); break;
-        case 0x74: out.push('\t'); break;
+        case 0x22:
+        case 0x27:
+        case 0x5c:
+        case 0x2f:
+          units[o++] = c;
+          break;
+        case 0x62: units[o++] = 0x08; break;
+        case 0x66: units[o++] = 0x0c; break;
+        case 0x6e: units[o++] = 0x0a; break;
+        case 0x72: units[o++] = 0x0d; break;
+        case 0x74: units[o++] = 0x09; break;
         case 0x75: {
-          let cp = hex4(bytes, esc + 2, tokE);
-          let next = esc + 6;
+          let cp = hex4(bytes, bs + 2, tokE);
+          let next = bs + 6;
           if (cp >= 0xd800 && cp <= 0xdbff && bytes[next] === 0x5c && next + 1 < tokE && bytes[next + 1] === 0x75) {
             const trailing = hex4(bytes, next + 2, tokE);
             if (trailing >= 0xdc00 && trailing <= 0xdfff) {
@@ -761,11 +788,15 @@ export class JsonStreamer {
           }
           if (!isValidCodepoint(cp)) {
             // the quoted text is the raw escape, cut at the end of the token
-            const text = decodeCString(bytes, esc, Math.min(next, tokE));
+            const text = decodeCString(bytes, bs, Math.min(next, tokE));
             this.err = `${text} is not a valid Unicode character`;
             return null;
           }
-          out.push(String.fromCodePoint(cp));
+          if (cp < 0x10000) units[o++] = cp;
+          else {
+            units[o++] = 0xd800 + ((cp - 0x10000) >> 10);
+            units[o++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+          }
           i = next;
           break;
         }
@@ -773,23 +804,16 @@ export class JsonStreamer {
           this.err = 'invalid escape sequence in string';
           return null;
       }
-      runStart = i;
     }
-    if (e > runStart && !this.appendRun(out, bytes, runStart, e)) return null;
-    return out.join('');
+    return unitsToString(units, o);
   }
+}
 
-  private appendRun(out: string[], bytes: Uint8Array, s: number, e: number): boolean {
-    if ((this.strFlags & STR_HIGH) === 0) {
-      out.push(latin1(bytes, s, e));
-      return true;
-    }
-    const r = scanModUtf8(bytes, s, e);
-    if (r < 0) {
-      this.err = 'invalid UTF-8 sequence in string';
-      return false;
-    }
-    out.push(decodeValidModUtf8(bytes, s, e, r === 1));
-    return true;
-  }
+/** A scratch buffer for decoding, reused while small. */
+let scratchUnits = new Uint16Array(4096);
+function unitBuffer(n: number): Uint16Array {
+  if (n <= scratchUnits.length) return scratchUnits;
+  const u = new Uint16Array(n);
+  if (n <= 1 << 20) scratchUnits = u;
+  return u;
 }

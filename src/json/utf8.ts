@@ -83,12 +83,56 @@ export function scanModUtf8(bytes: Uint8Array, start: number, end: number): numb
       i++;
       continue;
     }
+    if (b >= 0xc2 && b <= 0xdf) {
+      // two bytes, never overlong, never a noncharacter
+      if (i + 1 < end && (bytes[i + 1] & 0xc0) === 0x80) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
     const cp = decodeSequence(bytes, i, end);
     if (cp < 0) return -1;
     if (cp === 0) result = 1;
     i = seqEnd;
   }
   return result;
+}
+
+/**
+ * Decode `bytes[start..end)` (no NUL, no backslash handling) into UTF-16 code units at
+ * `units[o..]`, validating like scanModUtf8. Returns the new output index, or -1 if a
+ * sequence is rejected. `units` needs room for (end - start) code units.
+ */
+export function decodeModUtf8Units(bytes: Uint8Array, start: number, end: number, units: Uint16Array, o: number): number {
+  let i = start;
+  while (i < end) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      units[o++] = b;
+      i++;
+      continue;
+    }
+    const cp = decodeSequence(bytes, i, end);
+    if (cp < 0) return -1;
+    i = seqEnd;
+    if (cp < 0x10000) units[o++] = cp;
+    else {
+      units[o++] = 0xd800 + ((cp - 0x10000) >> 10);
+      units[o++] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+    }
+  }
+  return o;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** UTF-16 code units to a JS string. */
+export function unitsToString(units: Uint16Array, n: number): string {
+  if (LITTLE_ENDIAN) return Buffer.from(units.buffer, units.byteOffset, n * 2).toString('utf16le');
+  let s = '';
+  for (let i = 0; i < n; i += 8192) s += String.fromCharCode(...units.subarray(i, Math.min(n, i + 8192)));
+  return s;
 }
 
 /**

@@ -152,7 +152,6 @@ interface Frame {
   key: string;
 }
 
-
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -188,7 +187,7 @@ export class JsonStreamer {
   // -- lexer --
   private state = S_START;
   /** Chunk being fed, and where the token in progress starts in it (0 if it began earlier). */
-  private chunk: Buffer = Buffer.alloc(0);
+  private chunk: Buffer = EMPTY;
   private tokStart = 0;
   /** Copied bytes of the token in progress from earlier chunks. */
   private parts: Uint8Array[] = [];

@@ -318,6 +318,16 @@ describe('values', () => {
     assert.equal(value('"\xe2\x82\xac\\n\xe2\x82\xac"'), '\u20ac\n\u20ac');
     assert.equal(value('"\\uDBFF\\uDFFD"'), '\u{10FFFD}');
     assert.equal(value('""'), '');
+    assert.equal(value('"\\n\xc3\xa9\\t\xf0\x9f\x98\x80\xc0\x80"'), '\n\u00e9\t\u{1F600}\u0000');
+  });
+  test('within one string the first error in byte order wins (live)', () => {
+    const err = (text: string): Ev[] => run(text);
+    assert.deepEqual(err('"\xc0\xaf\\q"'), [E('JSON parse error, invalid UTF-8 sequence in string')]);
+    assert.deepEqual(err('"\\q\xc0\xaf"'), [E('JSON parse error, invalid escape sequence in string')]);
+    assert.deepEqual(err('"\\n\xc0\xaf"'), [E('JSON parse error, invalid UTF-8 sequence in string')]);
+    assert.deepEqual(err('"\\ud800\xc0\xaf"'), [E('JSON parse error, \\ud800 is not a valid Unicode character')]);
+    assert.deepEqual(err('"\xc3\\u00e9"'), [E('JSON parse error, invalid UTF-8 sequence in string')]);
+    assert.deepEqual(err('["\\q", "\\ud800"]'), [E('JSON parse error, invalid escape sequence in string')]);
   });
   test('objects are Maps in arrival order; arrays are arrays', () => {
     const v = value('{"x":1,"a":[2,{"b":null}],"zz":"s","return":4}');

@@ -12,7 +12,7 @@
 //   NaN from a handler is printed as `1e400` too (a valid JSON number; nothing better exists).
 
 import type { OutValue } from './value.ts';
-import { qdictOrder } from './qdict-order.ts';
+import { computeQdictOrder, qdictOrder } from './qdict-order.ts';
 
 /** Serialize one value in qemu-ga's format (no trailing newline). */
 export function toJson(value: OutValue): string {
@@ -56,7 +56,9 @@ function writeMap(m: ReadonlyMap<string, OutValue>): string {
     keys.push(k);
     values.push(val);
   }
-  return writeMembers(keys, values as (OutValue | undefined)[]);
+  // Maps come from requests (an echoed id): their keys are the client's, so their order is
+  // computed without touching the cache that serves the handlers' few object shapes.
+  return writeMembers(keys, values as (OutValue | undefined)[], computeQdictOrder(keys));
 }
 
 function writeObject(o: { readonly [member: string]: OutValue | undefined }): string {
@@ -73,8 +75,7 @@ function writeObject(o: { readonly [member: string]: OutValue | undefined }): st
   return s === '' ? '{}' : s + '}';
 }
 
-function writeMembers(keys: string[], values: (OutValue | undefined)[]): string {
-  const order = qdictOrder(keys);
+function writeMembers(keys: string[], values: (OutValue | undefined)[], order: readonly number[]): string {
   let s = '';
   for (let j = 0; j < order.length; j++) {
     const i = order[j];

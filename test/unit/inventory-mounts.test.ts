@@ -1,7 +1,8 @@
 // The mount list (facts §3.7), statvfs() within a time limit, and the size arithmetic of guest-get-fsinfo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMntName, parseMountinfo, parseMounts } from '../../src/platform/linux/mounts.ts';
+import fc from 'fast-check';
+import { decodeMntName, mountinfoFields, parseMountinfo, parseMounts } from '../../src/platform/linux/mounts.ts';
 import { statvfsMany, stuckStatvfsCount, type Statvfs, type StatvfsImpl } from '../../src/platform/linux/statvfs.ts';
 import { fsinfoEntry } from '../../src/commands/fs-info.ts';
 
@@ -114,4 +115,46 @@ test('statvfs: many calls share one deadline', async () => {
   const r = await statvfsMany(paths, 100, impl);
   assert.ok(Date.now() - t0 < 600);
   assert.ok(r.every((x) => x === null));
+});
+
+test('mountinfo: the fast patterns agree with the sscanf() formats on arbitrary lines', () => {
+  const sep = fc.oneof({ weight: 12, arbitrary: fc.constant(' ') }, { weight: 1, arbitrary: fc.constantFrom('', '  ', '\t', ' \v', '\n') });
+  const tok = (...xs: string[]) => fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...xs) }, { weight: 1, arbitrary: fc.constantFrom('', 'x', '-', ':', '\xa0', '9999999999', '+1', '0x1f') });
+  const line = fc
+    .tuple(
+      fc.array(fc.tuple(sep, tok('27', '1', '0')), { minLength: 2, maxLength: 2 }),
+      fc.tuple(sep, tok('254:0', '0:21', '8:17', '4294967296:1', '254:', ':0')),
+      fc.oneof(
+        fc.array(fc.tuple(sep, tok('/', '/mnt/a\\040b', '/srv', 'rw,relatime', 'shared:1', 'master:2', '-', 'ext4', 'btrfs', '/dev/vda', 'rw')), { maxLength: 9 }),
+        // the kernel's field order, each field possibly odd
+        fc.tuple(
+          fc.tuple(sep, tok('/', '/sub')),
+          fc.tuple(sep, tok('/', '/mnt/a\\040b', '/srv')),
+          fc.tuple(sep, tok('rw,relatime', 'ro')),
+          fc.array(fc.tuple(sep, tok('shared:1', 'master:2')), { maxLength: 2 }),
+          fc.tuple(sep, tok('-')),
+          fc.tuple(sep, tok('ext4', 'btrfs', 'xfs')),
+          fc.tuple(sep, tok('/dev/vda', '/dev/sd\\134b', 'none')),
+          fc.array(fc.tuple(sep, tok('rw', 'rw,discard')), { maxLength: 1 }),
+        ).map(([a, b, c, opt, d, e, f, g]) => [a, b, c, ...opt, d, e, f, ...g]),
+      ),
+      fc.constantFrom('', '\n', ' \n'),
+      fc.nat(80),
+    )
+    .map(([ids, mm, rest, end, cut]) => {
+      const text = [...ids, mm, ...rest].map(([s, t]) => s + t).join('').replace(/^ /, '') + end;
+      return cut < 60 ? text : text.slice(0, cut - 60);
+    });
+  let accepted = 0;
+  fc.assert(
+    fc.property(line, (l) => {
+      const slow = mountinfoFields(l, false);
+      if (slow) accepted++;
+      assert.deepEqual(mountinfoFields(l, true), slow, JSON.stringify(l));
+    }),
+    { numRuns: 20000 },
+  );
+  assert.ok(accepted > 2000, `only ${accepted} generated lines were mount lines`);
+  const real = '27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard\n';
+  assert.deepEqual(mountinfoFields(real), { major: 254, minor: 0, dir: '/', type: 'ext4', source: '/dev/vda' });
 });

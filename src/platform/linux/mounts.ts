@@ -91,6 +91,48 @@ function lines(text: string): string[] {
   return out;
 }
 
+// The kernel's own layout of a mountinfo line ("ID PARENT MAJ:MIN ROOT POINT …", single spaces, no
+// whitespace inside fields). For such lines these patterns find exactly what qemu-ga's sscanf() formats
+// find; any other line goes through the sscanf() emulation.
+const WS = ' \\t\\n\\v\\f\\r';
+const HEAD = new RegExp(`^\\d+ \\d+ (\\d{1,9}):(\\d{1,9}) [^${WS}]+ ([^${WS}]+)[${WS}]`);
+const TAIL = new RegExp(`^ -[${WS}]*([^${WS}]+)(?![^${WS}])[${WS}]*([^${WS}]+)[${WS}]`);
+
+/**
+ * The fields qemu-ga takes from one line, or null when it skips the line (before the btrfs check).
+ * `fast` false skips the patterns (tests check both ways agree).
+ */
+export function mountinfoFields(line: string, fast = true): { major: number; minor: number; dir: string; type: string; source: string } | null {
+  const h = fast ? HEAD.exec(line) : null;
+  let major: number;
+  let minor: number;
+  let dir: string;
+  let dirE: number;
+  if (h) {
+    major = Number(h[1]);
+    minor = Number(h[2]);
+    dir = h[3];
+    dirE = h[0].length - 1;
+  } else {
+    // "%*u %*u %u:%u %*s %n%*s%n%c": ids, major:minor, root, then the mount point and one more char.
+    const head = sscanf(line, '%*u %*u %u:%u %*s %n%*s%n%c');
+    if (head.ret < 3) return null;
+    major = Number(head.values[0]);
+    minor = Number(head.values[1]);
+    dirE = head.values[3] as number;
+    dir = line.slice(head.values[2] as number, dirE);
+  }
+  const dash = line.indexOf(' - ', dirE);
+  if (dash < 0) return null;
+  const rest = line.slice(dash);
+  const t = fast ? TAIL.exec(rest) : null;
+  if (t) return { major, minor, dir, type: t[1], source: t[2] };
+  const tail = sscanf(rest, ' - %n%*s%n %n%*s%n%c');
+  if (tail.ret < 1) return null;
+  const [typeS, typeE, devS, devE] = tail.values as number[];
+  return { major, minor, dir, type: rest.slice(typeS, typeE), source: rest.slice(devS, devE) };
+}
+
 /** Parses mountinfo text (latin1) into the mount list. */
 export function parseMountinfo(text: string, opts: MountListOptions & { root?: string } = {}): FsMount[] {
   const dedup = opts.dedup ?? true;
@@ -98,22 +140,13 @@ export function parseMountinfo(text: string, opts: MountListOptions & { root?: s
   const mounts: FsMount[] = [];
   const seen = new Set<string>();
   for (const line of lines(text)) {
-    // "%*u %*u %u:%u %*s %n%*s%n%c": ids, major:minor, root, then the mount point and one more char.
-    const head = sscanf(line, '%*u %*u %u:%u %*s %n%*s%n%c');
-    if (head.ret < 3) continue;
-    let devmajor = Number(head.values[0]);
-    let devminor = Number(head.values[1]);
-    const dirS = head.values[2] as number;
-    const dirE = head.values[3] as number;
-    const dash = line.indexOf(' - ', dirE);
-    if (dash < 0) continue;
-    const rest = line.slice(dash);
-    const tail = sscanf(rest, ' - %n%*s%n %n%*s%n%c');
-    if (tail.ret < 1) continue;
-    const [typeS, typeE, devS, devE] = tail.values as number[];
-    const dirname = decodeMntName(line.slice(dirS, dirE));
-    const devtype = rest.slice(typeS, typeE);
-    const source = decodeMntName(rest.slice(devS, devE));
+    const f = mountinfoFields(line);
+    if (f === null) continue;
+    let devmajor = f.major;
+    let devminor = f.minor;
+    const dirname = decodeMntName(f.dir);
+    const devtype = f.type;
+    const source = decodeMntName(f.source);
     if (devmajor === 0) {
       // btrfs reports major 0: take the numbers of its source device.
       if (devtype !== 'btrfs') continue;

@@ -29,9 +29,10 @@ import type {
   GuestFileWriteArgs,
 } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
-import { decodeBase64, encodeBase64 } from '../protocol/base64.ts';
+import { decodeBase64, decodePlainInto, encodeBase64, planBase64, type PlainBase64 } from '../protocol/base64.ts';
+import { collectGarbage, noteGarbage } from './gc-hint.ts';
 import { strerror } from '../platform/linux/strerror.ts';
-import { lseek, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
+import { lseek, pageAlignedBuffer, releasePages, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
 
 // ---- argument and result types ---------------------------------------------------------------
 
@@ -61,8 +62,8 @@ export const READ_COUNT_DEFAULT = 4096;
 export const READ_COUNT_MAX = 48 * 1024 * 1024;
 /** Transfers up to this size are done synchronously. */
 const SYNC_LIMIT = 64 * 1024;
-/** A large-read buffer is kept this long after its last use, then given back. */
-const POOL_IDLE_MS = 2000;
+/** Large writes are decoded and written in pieces of this many base64 characters (3 MiB). */
+const WRITE_SLICE_CHARS = 4 * 1024 * 1024;
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
@@ -137,34 +138,27 @@ function onHandle<T>(f: OpenFile, op: () => T | Promise<T>): T | Promise<T> {
   return result;
 }
 
-/** One reusable buffer for large reads; released after a quiet spell so idle RSS drops back. */
-class ReadPool {
-  private buf: Buffer | null = null;
+/**
+ * The buffer for large reads: 48 MiB of address space, kept for the agent's lifetime, whose
+ * pages are handed back to the kernel (madvise) as soon as a read has been encoded. So the
+ * bytes of a 48 MiB read never sit in RSS next to the reply's copies of their base64 text,
+ * and no allocation or GC is involved.
+ */
+class ReadBuffer {
+  private buf: Buffer | null | undefined;
   private busy = false;
-  private timer: NodeJS.Timeout | null = null;
 
-  acquire(size: number): Buffer {
-    if (this.busy) return Buffer.allocUnsafeSlow(size);
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.buf === null || this.buf.length < size) {
-      this.buf = null;
-      this.buf = Buffer.allocUnsafeSlow(size);
-    }
+  acquire(size: number): { buf: Buffer; pooled: boolean } {
+    if (this.buf === undefined) this.buf = pageAlignedBuffer(READ_COUNT_MAX);
+    if (this.busy || this.buf === null || size > this.buf.length) return { buf: Buffer.allocUnsafeSlow(size), pooled: false };
     this.busy = true;
-    return this.buf;
+    return { buf: this.buf, pooled: true };
   }
 
-  release(buf: Buffer): void {
+  release(buf: Buffer, used: number): void {
     if (buf !== this.buf) return;
+    releasePages(buf, used);
     this.busy = false;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.busy) this.buf = null;
-    }, POOL_IDLE_MS);
-    this.timer.unref();
   }
 }
 
@@ -198,7 +192,7 @@ export interface FileHandlers {
 export function createFileHandlers(): FileHandlers {
   const files = new Map<bigint, OpenFile>();
   const small = Buffer.allocUnsafeSlow(SYNC_LIMIT);
-  const pool = new ReadPool();
+  const big = new ReadBuffer();
 
   function find(handle: bigint): OpenFile {
     const f = files.get(handle);
@@ -235,26 +229,29 @@ export function createFileHandlers(): FileHandlers {
   }
 
   async function readAsync(ctx: AgentContext, f: OpenFile, count: number): Promise<GuestFileRead> {
-    const buf = pool.acquire(count);
+    collectGarbage(); // whatever earlier transfers left behind
+    const { buf, pooled } = big.acquire(count);
+    let n = 0;
+    let eof = false;
+    let b64: string;
     try {
-      let n = 0;
-      let eof = false;
-      try {
-        while (n < count) {
-          const r = await fsRead(f.fd, buf, n, count - n);
-          if (r === 0) {
-            eof = true;
-            break;
-          }
-          n += r;
+      while (n < count) {
+        const r = await fsRead(f.fd, buf, n, count - n);
+        if (r === 0) {
+          eof = true;
+          break;
         }
-      } catch (err) {
-        readFailed(ctx, f, err);
+        n += r;
       }
-      return { count: n, 'buf-b64': encodeBase64(buf, n), eof };
+      b64 = encodeBase64(buf, n);
+    } catch (err) {
+      readFailed(ctx, f, err);
     } finally {
-      pool.release(buf);
+      if (pooled) big.release(buf, n);
     }
+    // The string and the reply's two copies of it become garbage once the reply is out.
+    noteGarbage(3 * b64.length);
+    return { count: n, 'buf-b64': b64, eof };
   }
 
   function writeSync(ctx: AgentContext, f: OpenFile, data: Buffer, count: number): GuestFileWrite {
@@ -275,6 +272,34 @@ export function createFileHandlers(): FileHandlers {
       writeFailed(ctx, f, err);
     }
     return { count: n, eof: false };
+  }
+
+  /** Decodes and writes a plain base64 argument piece by piece, decoding the next piece while one is written. */
+  async function writeStreamed(ctx: AgentContext, f: OpenFile, b64: PlainBase64, count: number): Promise<GuestFileWrite> {
+    collectGarbage();
+    const bufs = [Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3), Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3)];
+    let pos = 0;
+    let written = 0;
+    let cur = 0;
+    let ready = decodePlainInto(b64, pos, (pos += WRITE_SLICE_CHARS), bufs[cur]);
+    try {
+      while (written < count) {
+        const want = Math.min(ready, count - written);
+        const pending = fsWrite(f.fd, bufs[cur], 0, want);
+        let next = 0;
+        if (written + want < count) next = decodePlainInto(b64, pos, (pos += WRITE_SLICE_CHARS), bufs[1 - cur]);
+        let done = await pending;
+        while (done < want) done += await fsWrite(f.fd, bufs[cur], done, want - done);
+        written += want;
+        cur = 1 - cur;
+        ready = next;
+      }
+    } catch (err) {
+      writeFailed(ctx, f, err);
+    }
+    // The argument string and the parser's copies of it, once the reply is out.
+    noteGarbage(3 * b64.text.length);
+    return { count: written, eof: false };
   }
 
   return {
@@ -363,7 +388,18 @@ export function createFileHandlers(): FileHandlers {
 
     'guest-file-write'(args, ctx) {
       const f = find(args.handle);
-      const data = decodeBase64(args['buf-b64']);
+      const text = args['buf-b64'];
+      const plain = text.length > (SYNC_LIMIT / 3) * 4 ? planBase64(text) : null;
+      if (plain !== null) {
+        let count = plain.length;
+        if (args.count !== undefined) {
+          if (args.count < 0n || args.count > BigInt(plain.length)) countError(args.count);
+          count = Number(args.count);
+        }
+        if (count === 0) return { count: 0, eof: false };
+        return onHandle(f, () => writeStreamed(ctx, f, plain, count));
+      }
+      const data = decodeBase64(text);
       let count = data.length;
       if (args.count !== undefined) {
         if (args.count < 0n || args.count > BigInt(data.length)) countError(args.count);

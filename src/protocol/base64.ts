@@ -73,6 +73,43 @@ function decodeGroups(s: string): Buffer {
   return out.subarray(0, o);
 }
 
+/**
+ * A checked input in the plain form: no LF, "=" only at the very end. Such text can be decoded
+ * piece by piece (any cut at a multiple of 4 characters), so a 64 MiB argument never needs a
+ * 48 MiB buffer of its own.
+ */
+export interface PlainBase64 {
+  readonly text: string;
+  /** Decoded size in bytes. */
+  readonly length: number;
+}
+
+/**
+ * Checks `input` like decodeBase64 (same error) and returns it as PlainBase64 when it has the
+ * plain form, or null when only decodeBase64 can handle it (LF, inner padding).
+ */
+export function planBase64(input: string): PlainBase64 | null {
+  const len = input.length;
+  if (len === 0) return { text: input, length: 0 };
+  if (INVALID_CHAR.test(input)) invalid();
+  if (input.indexOf('\n') >= 0) return null;
+  const firstPad = input.indexOf('=');
+  let pad = 0;
+  if (firstPad >= 0) {
+    if (!(len % 4 === 0 && firstPad >= len - 2 && (firstPad === len - 1 || input.charCodeAt(len - 1) === 61))) return null;
+    pad = len - firstPad;
+  } else if (len % 4 === 1) {
+    invalid();
+  }
+  const tail = len % 4;
+  return { text: input, length: Math.floor(len / 4) * 3 + (tail === 0 ? 0 : tail - 1) - pad };
+}
+
+/** Decodes characters [from, to) of a plain input (`from` a multiple of 4) into `out`; returns the byte count. */
+export function decodePlainInto(b64: PlainBase64, from: number, to: number, out: Buffer): number {
+  return out.write(b64.text.slice(from, to), 0, 'base64');
+}
+
 /** Standard padded base64 of `buf[0, length)`; "" for no bytes. */
 export function encodeBase64(buf: Uint8Array, length = buf.length): string {
   if (length === 0) return '';

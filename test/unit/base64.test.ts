@@ -95,3 +95,26 @@ test('64 MiB inputs: plain, LF-wrapped and back-to-back padded groups', () => {
   assert.ok(out.every((x) => x === 0x61));
   rejects(s.slice(0, -5) + '!' + s.slice(-4));
 });
+
+test('planBase64: plain inputs report their decoded length and decode piecewise; others defer', async () => {
+  const { planBase64, decodePlainInto } = await import('../../src/protocol/base64.ts');
+  for (let n = 0; n <= 200; n++) {
+    const b = randomBytes(n);
+    for (const s of [b.toString('base64'), b.toString('base64').replace(/=+$/, '')]) {
+      const plan = planBase64(s);
+      assert.ok(plan, s);
+      assert.equal(plan.length, n, s);
+      const out = Buffer.alloc(n + 3);
+      let got = 0;
+      for (let i = 0; i < s.length; i += 8) got += decodePlainInto(plan, i, i + 8, out.subarray(got));
+      assert.equal(got, n);
+      assert.ok(out.subarray(0, n).equals(b));
+    }
+  }
+  assert.equal(planBase64('YW\nJj'), null);
+  assert.equal(planBase64('YQ==YQ=='), null);
+  assert.equal(planBase64('YW='), null);
+  assert.throws(() => planBase64('Y'), /Base64 data contains invalid characters/);
+  assert.throws(() => planBase64('YWJj!'), /Base64 data contains invalid characters/);
+  assert.throws(() => planBase64('YWJjY'), /Base64 data contains invalid characters/);
+});

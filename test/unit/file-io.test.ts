@@ -326,3 +326,29 @@ test('4 KiB chunks: 1 MiB written and read back chunk by chunk', async () => {
     cleanup();
   }
 });
+
+test('large writes: piecewise decoding honours count, LF-wrapped input, and errors', async () => {
+  const { dir, cleanup, h, ctx, open } = setup();
+  try {
+    const data = randomBytes(10 * 1024 * 1024 + 1);
+    let handle = open('a', 'w');
+    const count = 7 * 1024 * 1024 + 5;
+    assert.deepEqual(await call(h['guest-file-write']({ handle, 'buf-b64': data.toString('base64'), count: BigInt(count) }, ctx)), { count, eof: false });
+    assert.equal(await errorOf(() => h['guest-file-write']({ handle, 'buf-b64': data.toString('base64'), count: BigInt(data.length + 1) }, ctx)), `value '${data.length + 1}' is invalid for argument count`);
+    assert.equal(await errorOf(() => h['guest-file-write']({ handle, 'buf-b64': data.toString('base64') + '!' }, ctx)), 'Base64 data contains invalid characters');
+    // Unpadded final group (the fix) on the piecewise path too.
+    const unpadded = data.subarray(0, 1_000_000).toString('base64').replace(/=+$/, '');
+    assert.deepEqual(await call(h['guest-file-write']({ handle, 'buf-b64': unpadded }, ctx)), { count: 1_000_000, eof: false });
+    await call(h['guest-file-close']({ handle }, ctx));
+    assert.ok(fs.readFileSync(path.join(dir, 'a')).equals(Buffer.concat([data.subarray(0, count), data.subarray(0, 1_000_000)])));
+    handle = open('b', 'w');
+    const wrapped = data.toString('base64').replace(/(.{76})/g, '$1\n');
+    assert.deepEqual(await call(h['guest-file-write']({ handle, 'buf-b64': wrapped }, ctx)), { count: data.length, eof: false });
+    await call(h['guest-file-close']({ handle }, ctx));
+    assert.ok(fs.readFileSync(path.join(dir, 'b')).equals(data));
+    const r = open('b', 'r');
+    assert.equal(await errorOf(() => h['guest-file-write']({ handle: r, 'buf-b64': data.toString('base64') }, ctx)), 'failed to write to file: Bad file descriptor');
+  } finally {
+    cleanup();
+  }
+});

@@ -15,6 +15,10 @@ interface Fns {
   lseek(fd: number, offset: bigint, whence: number): number | bigint;
   pipe2(fds: Int32Array, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  malloc_trim(pad: number): number;
+  madvise(addr: Buffer, len: number, advice: number): number;
+  sysconf(name: number): number;
+  address(buf: Buffer): bigint;
   errno(): number;
 }
 
@@ -28,6 +32,10 @@ function load(): Fns {
     lseek: libc.func('int64_t lseek(int, int64_t, int)'),
     pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
     fcntl: libc.func('int fcntl(int, int, int)'),
+    malloc_trim: libc.func('int malloc_trim(size_t)'),
+    madvise: libc.func('int madvise(void *addr, size_t len, int advice)'),
+    sysconf: libc.func('long sysconf(int)'),
+    address: (buf: Buffer) => koffi.address(buf) as bigint,
     errno: () => koffi.errno() as number,
   };
   return fns;
@@ -77,4 +85,43 @@ export function cloexecInherited(fdDir = '/proc/self/fd'): void {
     const flags = f.fcntl(fd, F_GETFD, 0);
     if (flags >= 0 && (flags & FD_CLOEXEC) === 0) f.fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
+}
+
+/** glibc malloc_trim(0): returns free heap memory to the kernel. */
+export function mallocTrim(): void {
+  try {
+    load().malloc_trim(0);
+  } catch {
+    // not glibc, or koffi unavailable: nothing to trim
+  }
+}
+
+const _SC_PAGESIZE = 30;
+const MADV_DONTNEED = 4;
+
+/**
+ * A Buffer of `size` bytes starting on a page boundary, whose pages releasePages() can give
+ * back to the kernel without freeing the buffer. Null if koffi is unavailable.
+ */
+export function pageAlignedBuffer(size: number): Buffer | null {
+  try {
+    const f = load();
+    const page = f.sysconf(_SC_PAGESIZE);
+    const raw = Buffer.allocUnsafeSlow(size + page);
+    const off = (page - Number(f.address(raw) % BigInt(page))) % page;
+    return raw.subarray(off, off + size);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * madvise(MADV_DONTNEED) over the first `length` bytes (rounded up to whole pages) of a buffer
+ * from pageAlignedBuffer(): RSS drops at once, and the pages read back as zeros when touched.
+ */
+export function releasePages(buf: Buffer, length: number): void {
+  const f = load();
+  const page = f.sysconf(_SC_PAGESIZE);
+  const len = Math.min(buf.length - (buf.length % page), Math.ceil(length / page) * page);
+  if (len > 0) f.madvise(buf, len, MADV_DONTNEED);
 }

@@ -6,6 +6,7 @@ import { guestPing, guestSync, guestSyncDelimited } from './sync.ts';
 import { guestInfo } from './info.ts';
 import { guestGetTime } from './time.ts';
 import { guestGetHostName, guestGetLoad, guestGetOsinfo, guestGetTimezone } from './os.ts';
+import { inventoryHandlers } from './inventory.ts';
 
 /** Commands whose own issue has not landed yet answer qemu-ga's unsupported error, never a fake success. */
 function notYet(): never {
@@ -35,27 +36,18 @@ export function createHandlers(): Handlers<AgentContext> {
     'guest-suspend-disk': notYet,
     'guest-suspend-ram': notYet,
     'guest-suspend-hybrid': notYet,
-    'guest-network-get-interfaces': notYet,
-    'guest-get-vcpus': notYet,
     'guest-set-vcpus': notYet,
-    'guest-get-disks': notYet,
-    'guest-get-fsinfo': notYet,
     'guest-set-user-password': notYet,
-    'guest-get-memory-blocks': notYet,
     'guest-set-memory-blocks': notYet,
-    'guest-get-memory-block-info': notYet,
     'guest-exec-status': notYet,
     'guest-exec': notYet,
     'guest-get-host-name': guestGetHostName,
-    'guest-get-users': notYet,
     'guest-get-timezone': guestGetTimezone,
     'guest-get-osinfo': guestGetOsinfo,
     'guest-ssh-get-authorized-keys': notYet,
     'guest-ssh-add-authorized-keys': notYet,
     'guest-ssh-remove-authorized-keys': notYet,
-    'guest-get-diskstats': notYet,
-    'guest-get-cpustats': notYet,
     'guest-get-load': guestGetLoad,
-    'guest-network-get-route': notYet,
+    ...inventoryHandlers,
   };
 }

@@ -6,6 +6,8 @@ import { guestPing, guestSync, guestSyncDelimited } from './sync.ts';
 import { guestInfo } from './info.ts';
 import { guestGetTime } from './time.ts';
 import { guestGetHostName, guestGetLoad, guestGetOsinfo, guestGetTimezone } from './os.ts';
+import { createFileHandlers } from './file.ts';
+import { createExecHandlers } from './exec.ts';
 import { inventoryHandlers } from './inventory.ts';
 
 /** Commands whose own issue has not landed yet answer qemu-ga's unsupported error, never a fake success. */
@@ -22,12 +24,7 @@ export function createHandlers(): Handlers<AgentContext> {
     'guest-set-time': notYet,
     'guest-info': guestInfo,
     'guest-shutdown': notYet,
-    'guest-file-open': notYet,
-    'guest-file-close': notYet,
-    'guest-file-read': notYet,
-    'guest-file-write': notYet,
-    'guest-file-seek': notYet,
-    'guest-file-flush': notYet,
+    ...createFileHandlers(),
     'guest-fsfreeze-status': notYet,
     'guest-fsfreeze-freeze': notYet,
     'guest-fsfreeze-freeze-list': notYet,
@@ -39,8 +36,7 @@ export function createHandlers(): Handlers<AgentContext> {
     'guest-set-vcpus': notYet,
     'guest-set-user-password': notYet,
     'guest-set-memory-blocks': notYet,
-    'guest-exec-status': notYet,
-    'guest-exec': notYet,
+    ...createExecHandlers(),
     'guest-get-host-name': guestGetHostName,
     'guest-get-timezone': guestGetTimezone,
     'guest-get-osinfo': guestGetOsinfo,

@@ -262,8 +262,12 @@ export function createExecHandlers(): ExecHandlers {
       }
 
       if (!fdsChecked) {
-        cloexecInherited();
         fdsChecked = true;
+        try {
+          cloexecInherited();
+        } catch {
+          // best effort: without koffi, inherited descriptors stay as they are
+        }
       }
 
       // Pipes: [parent end, child end] per stream.

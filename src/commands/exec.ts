@@ -121,12 +121,18 @@ const SKIP_ERRNO = new Set(['ENOENT', 'ENOTDIR', 'ESTALE', 'ENODEV', 'ETIMEDOUT'
  */
 export function searchProgram(file: string, searchPath: string): string | NodeJS.ErrnoException {
   let gotEacces = false;
-  let last: NodeJS.ErrnoException = errnoError('ENOENT');
+  let last: NodeJS.ErrnoException | undefined;
+  let lastEnoent = true;
   for (const dir of searchPath.split(':')) {
     // An empty element is the current directory; "./" keeps libuv from searching again.
     const cand = dir === '' ? `./${file}` : `${dir}/${file}`;
     try {
-      const st = fs.statSync(cand);
+      const st = fs.statSync(cand, { throwIfNoEntry: false });
+      if (st === undefined) {
+        // ENOENT, the common miss, without the cost of an exception
+        lastEnoent = true;
+        continue;
+      }
       // execve refuses anything but a regular file with EACCES (directories, devices, FIFOs).
       if (!st.isFile()) throw errnoError('EACCES');
       fs.accessSync(cand, fs.constants.X_OK);
@@ -136,9 +142,11 @@ export function searchProgram(file: string, searchPath: string): string | NodeJS
       if (code === 'EACCES') gotEacces = true;
       else if (!SKIP_ERRNO.has(code)) return err as NodeJS.ErrnoException;
       last = err as NodeJS.ErrnoException;
+      lastEnoent = false;
     }
   }
-  return gotEacces ? errnoError('EACCES') : last;
+  if (gotEacces) return errnoError('EACCES');
+  return lastEnoent || last === undefined ? errnoError('ENOENT') : last;
 }
 
 const SIGNALS = osConstants.signals as Record<string, number>;

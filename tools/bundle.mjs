@@ -1,19 +1,57 @@
-// Bundles the agent (and the client, once it exists) into single files: one module to load keeps startup fast.
-import { existsSync } from 'node:fs';
-import { build } from 'esbuild';
+// Bundles the agent (and the client, once it exists) into single minified CommonJS files: one
+// module to compile, and no ESM facades for Node's built-ins, keeps agent startup fast.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, transform } from 'esbuild';
 
 const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  format: 'esm',
+  format: 'cjs',
+  write: false,
   // koffi ships a native module; it is loaded lazily from node_modules at run time.
   external: ['koffi'],
-  banner: { js: '#!/usr/bin/env node' },
+  // Sources are ES modules; in the CommonJS bundle import.meta.url becomes this file's URL.
+  define: { 'import.meta.url': '__qgaModuleUrl' },
+  banner: { js: '#!/usr/bin/env node\nvar __qgaModuleUrl=require("url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 };
 
-await build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.js' });
+/** Starts the agent once on a throwaway socket so the loader can save V8's code cache for it. */
+function writeCodeCache() {
+  const dir = mkdtempSync(join(tmpdir(), 'qga-cache-'));
+  const r = spawnSync(process.execPath, ['dist/main.js', '-m', 'unix-listen', '-p', join(dir, 's'), '-t', dir], {
+    env: { ...process.env, QGA_TS_WRITE_CODE_CACHE: 'dist/agent.js.cache' },
+    stdio: 'inherit',
+    timeout: 10_000,
+  });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`writing the code cache failed: ${r.status ?? r.signal}`);
+}
+
+mkdirSync('dist', { recursive: true });
+// dist/ holds CommonJS while the package itself is "type": "module".
+writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
+/**
+ * esbuild wraps every `import * as fs from 'node:fs'` in __toESM(), which copies each built-in's
+ * properties once per importing module; for Node's built-ins the module object itself serves as
+ * the namespace, so the wrapper is dropped, then the result is minified.
+ */
+async function bundle(entry, outfile, banner) {
+  const result = await build({ ...common, entryPoints: [entry], outfile, banner: { js: banner } });
+  const text = result.outputFiles[0].text.replace(/__toESM\((require\("node:[a-z_/]+"\))\)/g, '$1');
+  const out = process.env.QGA_NO_MINIFY ? { code: text } : await transform(text, { minify: true, loader: 'js', target: 'node20' });
+  writeFileSync(outfile, out.code);
+}
+
+await bundle('src/main.ts', 'dist/agent.js', common.banner.js.replace('#!/usr/bin/env node\n', ''));
+copyFileSync('tools/loader.cjs', 'dist/main.js');
+chmodSync('dist/main.js', 0o755);
+writeCodeCache();
 if (existsSync('src/client/cli.ts')) {
-  await build({ ...common, entryPoints: ['src/client/cli.ts'], outfile: 'dist/client.js' });
+  await bundle('src/client/cli.ts', 'dist/client.js', common.banner.js);
+  chmodSync('dist/client.js', 0o755);
 }

@@ -5,7 +5,7 @@
 // Unlike fork(), Node can only re-execute itself: the daemon is a detached (setsid) copy of the same
 // command line that redoes the whole startup on its own; the parent keeps nothing and just turns the
 // child's "ready"/"failed" byte on an inherited pipe into its exit status (0 / 1).
-import { spawn } from 'node:child_process';
+import { spawn } from '../platform/linux/lazy-child-process.ts';
 import * as fs from 'node:fs';
 import { dup2 } from '../platform/linux/libc.ts';
 

@@ -8,7 +8,7 @@
 // because nothing at all is written while paused, and an EAGAIN on a non-blocking stderr pipe hands
 // the rest to Node's asynchronous stream instead of spinning.
 import * as fs from 'node:fs';
-import * as tty from 'node:tty';
+import { isatty } from '../platform/linux/isatty.ts';
 import { LOG_USER, openlog, syslog } from '../platform/linux/libc.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 
@@ -175,7 +175,7 @@ export class AgentLogger {
   constructor(opts: LoggerOptions = {}) {
     this.pid = opts.pid ?? process.pid;
     this.stderrFd = opts.stderrFd ?? 2;
-    this.color = opts.isatty ?? tty.isatty(this.stderrFd);
+    this.color = opts.isatty ?? isatty(this.stderrFd);
     this.utf8 = glibConsoleIsUtf8(opts.env ?? process.env);
     this.clock = opts.clock ?? nowMicros;
     this.syslogSink = opts.syslog ?? defaultSyslog;

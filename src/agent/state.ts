@@ -3,7 +3,6 @@
 // setFrozenMarker/clearFrozenMarker(paths, log), PersistentState.open(paths, {frozen, log}) →
 // .allocateHandle(): bigint (persisted before it returns), writeFileAtomic(path, data).
 import * as fs from 'node:fs';
-import { randomInt } from 'node:crypto';
 import { genericError } from '../protocol/errors.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
@@ -97,7 +96,7 @@ export function writeFileAtomic(path: string, data: string | Buffer): void {
   let tmp = '';
   for (let attempt = 0; attempt < 100; attempt++) {
     let suffix = '';
-    for (let i = 0; i < 6; i++) suffix += TMP_CHARS[randomInt(TMP_CHARS.length)];
+    for (let i = 0; i < 6; i++) suffix += TMP_CHARS[Math.floor(Math.random() * TMP_CHARS.length)]; // O_EXCL makes clashes harmless; node:crypto would cost startup time
     tmp = `${path}.${suffix}`;
     try {
       fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o666);

@@ -23,7 +23,8 @@
 //
 // A record lives until an exited status has been returned, whatever happens to clients.
 // `exited` turns true once the child is reaped and every captured pipe is at EOF.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { spawn } from '../platform/linux/lazy-child-process.ts';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';

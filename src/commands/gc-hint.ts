@@ -8,8 +8,7 @@
 // collected right after the reply has gone out (setImmediate), and once things are quiet,
 // glibc's freed heap is handed back to the kernel. A full collection of the agent's small
 // live heap takes a few milliseconds, against ~100 ms for the transfer itself.
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
+import { createRequire } from 'node:module';
 import { mallocTrim } from '../platform/linux/fdops.ts';
 
 /** Below this much garbage, leave collection to V8. */
@@ -27,8 +26,10 @@ let trimTimer: NodeJS.Timeout | null = null;
 function gc(): (() => void) | null {
   if (gcFn === undefined) {
     try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as () => void;
+      // node:v8 and node:vm load on first use only: importing them costs agent startup time.
+      const require = createRequire(import.meta.url);
+      (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+      gcFn = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as () => void;
     } catch {
       gcFn = null;
     }

@@ -2,9 +2,8 @@
 // pipe2 (real pipes for guest-exec; Node's own stdio "pipes" are socketpairs, on which a
 // child's `echo x > /dev/stdout` fails with ENXIO). koffi is loaded on first use only.
 import { readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { ffi } from './ffi.ts';
 
-const require = createRequire(import.meta.url);
 
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
@@ -26,8 +25,7 @@ let fns: Fns | undefined;
 
 function load(): Fns {
   if (fns) return fns;
-  const koffi = require('koffi');
-  const libc = koffi.load('libc.so.6');
+  const { koffi, libc } = ffi();
   fns = {
     lseek: libc.func('int64_t lseek(int, int64_t, int)'),
     pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),

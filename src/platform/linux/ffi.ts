@@ -1,8 +1,6 @@
 // koffi and libc, loaded on the first FFI call only: agent startup never pays for them.
 import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
-
 // koffi's own declarations are loose (pointers are bigint, values are whatever the prototype says).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Koffi = any;
@@ -13,7 +11,8 @@ let cached: { koffi: Koffi; libc: Lib } | undefined;
 
 export function ffi(): { koffi: Koffi; libc: Lib } {
   if (cached === undefined) {
-    const koffi = require('koffi');
+    // createRequire is called here, not at import: it costs startup time.
+    const koffi = createRequire(import.meta.url)('koffi');
     cached = { koffi, libc: koffi.load('libc.so.6') };
   }
   return cached;

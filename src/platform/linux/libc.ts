@@ -1,9 +1,8 @@
 // libc calls Node lacks (fcntl record locks, syslog, dup2, strerror), through koffi, loaded on first use
 // so that agent startup never pays for it. API: fcntlLock(fd, type, wait?) → errno, fcntlGetLock(fd),
 // dup2(a, b) → errno, strerror(n), openlog(ident, option, facility), syslog(priority, message).
-import { createRequire } from 'node:module';
+import { ffi } from './ffi.ts';
 
-const require = createRequire(import.meta.url);
 
 // <fcntl.h> on Linux (x86_64 and the asm-generic architectures alike).
 export const F_GETLK = 5;
@@ -49,8 +48,7 @@ let libc: Libc | undefined;
 
 function load(): Libc {
   if (libc) return libc;
-  const koffi = require('koffi');
-  const lib = koffi.load('libc.so.6');
+  const { koffi, libc: lib } = ffi();
   // Anonymous struct: koffi's type names are process-global and other modules may declare their own.
   const flock = koffi.struct({ l_type: 'short', l_whence: 'short', l_start: 'long', l_len: 'long', l_pid: 'int' });
   const flockIn = koffi.pointer(flock);

@@ -1,8 +1,7 @@
 // getloadavg() as glibc computes it: sysinfo()'s fixed-point loads / 65536 (Node's os.loadavg() rounds
 // /proc/loadavg to two decimals instead). koffi is loaded on first use only.
-import { createRequire } from 'node:module';
+import { ffi } from './ffi.ts';
 
-const require = createRequire(import.meta.url);
 const SI_LOAD_SCALE = 65536;
 // struct sysinfo: long uptime; unsigned long loads[3]; … (112 bytes on x86_64 and aarch64).
 const SYSINFO_SIZE = 128;
@@ -12,8 +11,8 @@ let errnoFn: (() => number) | undefined;
 
 export function getloadavg(): [number, number, number] {
   if (sysinfoFn === undefined) {
-    const koffi = require('koffi');
-    sysinfoFn = koffi.load('libc.so.6').func('int sysinfo(_Out_ uint8_t *info)') as (buf: Buffer) => number;
+    const { koffi, libc } = ffi();
+    sysinfoFn = libc.func('int sysinfo(_Out_ uint8_t *info)') as (buf: Buffer) => number;
     errnoFn = () => koffi.errno() as number;
   }
   const buf = Buffer.alloc(SYSINFO_SIZE);

@@ -1,7 +1,6 @@
 // Raw termios for isa-serial, as qemu-ga sets it (facts §4.9); Node has no tcsetattr, so koffi calls libc.
-import { createRequire } from 'node:module';
+import { ffi } from './ffi.ts';
 
-const require = createRequire(import.meta.url);
 
 // struct termios on Linux: 4 × tcflag_t, c_line, c_cc[32], c_ispeed, c_ospeed.
 const TERMIOS_SIZE = 60;
@@ -28,8 +27,7 @@ let fns: TermiosFns | undefined;
 
 function load(): TermiosFns {
   if (fns) return fns;
-  const koffi = require('koffi');
-  const libc = koffi.load('libc.so.6');
+  const { koffi, libc } = ffi();
   fns = {
     tcgetattr: libc.func('int tcgetattr(int fd, _Out_ uint8_t *t)'),
     tcsetattr: libc.func('int tcsetattr(int fd, int act, const uint8_t *t)'),

@@ -1,7 +1,6 @@
 // AF_VSOCK listening sockets through koffi: Node's net module refuses vsock file descriptors.
-import { createRequire } from 'node:module';
+import { ffi } from './ffi.ts';
 
-const require = createRequire(import.meta.url);
 
 const AF_VSOCK = 40;
 const SOCK_STREAM = 1;
@@ -20,8 +19,7 @@ let fns: VsockFns | undefined;
 
 function load(): VsockFns {
   if (fns) return fns;
-  const koffi = require('koffi');
-  const libc = koffi.load('libc.so.6');
+  const { koffi, libc } = ffi();
   fns = {
     socket: libc.func('int socket(int, int, int)'),
     bind: libc.func('int bind(int, const uint8_t *, uint32_t)'),

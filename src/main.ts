@@ -213,4 +213,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+main().catch((err: unknown) => {
+  process.stderr.write(`qga-ts: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -6,6 +6,9 @@
 //   qapi-visit.ts     visit functions for every type that command arguments use, driving
 //                     src/protocol/input-visitor.ts, and one argument visitor per command
 //   qapi-commands.ts  commandTable (registration order) and the Handlers type
+//   qapi-client.ts    the host side: reply types with exact integers, argument types that
+//                     take number | bigint, shape tables for src/client/convert.ts, and the
+//                     abstract class QgaCommands with one typed method per command
 //
 // Output is a pure function of the schema and the target: no timestamps, no absolute paths.
 
@@ -233,7 +236,15 @@ function enumValuesName(name: string): string {
 
 // ---- type mapping -----------------------------------------------------------------------
 
-type Mode = 'in' | 'out';
+/**
+ * 'in': what handlers receive (exact bigint integers); 'out': what handlers return and what
+ * clients may send (number | bigint); 'reply': what the client hands its callers (bigint for
+ * 64-bit integer types, number for types of 32 bits or fewer).
+ */
+type Mode = 'in' | 'out' | 'reply';
+
+/** Integer types whose every value is a safe JS number. */
+const SMALL_INTS: ReadonlySet<string> = new Set(['int8', 'int16', 'int32', 'uint8', 'uint16', 'uint32']);
 
 /** Which types' input shape differs from their output shape (they contain integers). */
 function computeDiffers(b: Built): Set<string> {
@@ -291,6 +302,7 @@ function tsType(g: Gen, t: TypeExpr, mode: Mode, qualifier = ''): string {
   }
   switch (BUILTIN_TYPES.get(t)) {
     case 'int':
+      if (mode === 'reply') return SMALL_INTS.has(t) ? 'number' : 'bigint';
       return mode === 'in' ? 'bigint' : 'number | bigint';
     case 'number':
       return 'number';
@@ -301,6 +313,7 @@ function tsType(g: Gen, t: TypeExpr, mode: Mode, qualifier = ''): string {
     case 'null':
       return 'null';
     case 'value':
+      if (mode === 'reply') return 'unknown';
       return mode === 'in' ? 'JsonValue' : 'OutValue';
     case undefined:
       return namedTs(g, t, mode, qualifier);
@@ -383,9 +396,9 @@ function docOwner(b: Built, def: StructDef | UnionDef, member: string): Definiti
   return docOwner(b, typeDef(b, def.base) as StructDef, member);
 }
 
-function objectBody(g: Gen, members: readonly Member[], mode: Mode, owner: (m: string) => Definition | null, indent = '  '): string {
+function objectBody(g: Gen, members: readonly Member[], mode: Mode, owner: (m: string) => Definition | null, indent = '  ', qualifier = ''): string {
   return members
-    .map((m) => `${memberDoc(owner(m.name), m.name, indent)}${indent}${propKey(m.name)}${m.optional ? '?' : ''}: ${tsType(g, m.type, mode)};\n`)
+    .map((m) => `${memberDoc(owner(m.name), m.name, indent)}${indent}${propKey(m.name)}${m.optional ? '?' : ''}: ${tsType(g, m.type, mode, qualifier)};\n`)
     .join('');
 }
 
@@ -752,6 +765,241 @@ function genCommands(g: Gen, sourceName: string): string {
   return out;
 }
 
+// ---- qapi-client.ts ---------------------------------------------------------------------
+
+/** Named types reachable from `roots`, in schema order. */
+function reachableTypes(b: Built, roots: readonly TypeExpr[]): string[] {
+  const seen = new Set<string>();
+  const visitExpr = (t: TypeExpr) => {
+    const name = typeof t === 'string' ? t : t.array;
+    if (!isBuiltin(name)) visitType(name);
+  };
+  const visitType = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const def = typeDef(b, name);
+    switch (def.meta) {
+      case 'enum':
+        return;
+      case 'struct':
+        structMembers(b, def).forEach((m) => visitExpr(m.type));
+        return;
+      case 'union':
+        baseMembers(b, def).forEach((m) => visitExpr(m.type));
+        def.branches.forEach((br) => visitType(br.type));
+        return;
+      case 'alternate':
+        def.branches.forEach((br) => visitExpr(br.type));
+        return;
+    }
+  };
+  roots.forEach(visitExpr);
+  return [...b.types.keys()].filter((n) => seen.has(n));
+}
+
+/** guest-file-read → guestFileRead */
+export function clientMethodName(command: string): string {
+  const parts = command.split(/[-_.]/).filter((p) => p !== '');
+  return tsIdent(parts.map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join(''));
+}
+
+/** A type reference in the shape tables: 'int', 'GuestFoo', or ['GuestFoo'] for a list. */
+function shapeRef(t: TypeExpr): string {
+  return typeof t === 'string' ? quote(t) : `[${quote(t.array)}]`;
+}
+
+function memberShapes(members: readonly Member[]): string {
+  return `[${members.map((m) => `[${quote(m.name)}, ${shapeRef(m.type)}, ${m.optional}]`).join(', ')}]`;
+}
+
+function genClient(g: Gen, sourceName: string): string {
+  const { b } = g;
+  const argRoots: TypeExpr[] = [];
+  const retRoots: TypeExpr[] = [];
+  for (const c of b.commands) {
+    for (const m of commandMembers(b, c) ?? []) argRoots.push(m.type);
+    if (c.returns !== undefined) retRoots.push(c.returns);
+  }
+  const replyTypes = reachableTypes(b, retRoots);
+  const shapeTypes = reachableTypes(b, [...argRoots, ...retRoots]);
+
+  let out = `${HEADER}\n`;
+  out += `// source: ${sourceName}; target: ${b.target.name}\n`;
+  out += '//\n';
+  out += "// The host side of the protocol, for src/client/.\n";
+  out += '//\n';
+  out += '// - Reply types: what a command returns, as the client hands it to its caller.  Integer\n';
+  out += '//   members of 64-bit types (int, int64, uint64, size) are exact `bigint`s; integer types\n';
+  out += '//   of 32 bits or fewer are `number`; `number` members are `number` even when the agent\n';
+  out += '//   printed an integral double without a fraction.  Enums are those of qapi-types.ts.\n';
+  out += '// - Argument types (`<Command>Args`): integers may be given as `number` or `bigint`.\n';
+  out += '// - Shape tables for the schema-driven converter (src/client/convert.ts).\n';
+  out += '// - QgaCommands: an abstract class with one typed method per command.\n\n';
+  out += "import type * as T from './qapi-types.ts';\n\n";
+
+  const emitted = new Set<string>();
+  const claim = (name: string, def: Definition) => {
+    if (emitted.has(name)) throw new QapiError(def.info, `${describe(def)}: generated name '${name}' collides with another generated name in qapi-client.ts`);
+    emitted.add(name);
+  };
+
+  out += '// ---- reply types ----\n\n';
+  for (const name of replyTypes) {
+    const def = typeDef(b, name);
+    const id = tsIdent(name);
+    claim(id, def);
+    switch (def.meta) {
+      case 'enum':
+        out += `export type ${id} = T.${id};\n\n`;
+        break;
+      case 'struct':
+        out += defDoc(def);
+        out += `export type ${id} = {\n${objectBody(g, structMembers(b, def), 'reply', (m) => docOwner(b, def, m))}};\n\n`;
+        break;
+      case 'union': {
+        const base = baseMembers(b, def);
+        const others = base.filter((m) => m.name !== def.discriminator);
+        const disc = base.find((m) => m.name === def.discriminator)!;
+        const enumDef = typeDef(b, disc.type as string) as EnumDef;
+        const variant = (tag: string, extra: string) =>
+          `  | ({ ${[`${propKey(disc.name)}: ${tag}`, ...others.map((m) => `${propKey(m.name)}${m.optional ? '?' : ''}: ${tsType(g, m.type, 'reply')}`)].join('; ')} }${extra})\n`;
+        const withBranch = new Set(def.branches.map((br) => br.name));
+        let body = '';
+        for (const br of def.branches) body += variant(quote(br.name), ` & ${tsIdent(br.type)}`);
+        const rest = enumDef.values.filter((v) => !withBranch.has(v.name));
+        if (rest.length > 0) body += variant(rest.map((v) => quote(v.name)).join(' | '), '');
+        out += defDoc(def);
+        out += `export type ${id} =\n${body === '' ? '  never\n' : body}`.replace(/\n$/, ';\n') + '\n';
+        break;
+      }
+      case 'alternate':
+        out += defDoc(def);
+        out += `export type ${id} = ${def.branches.map((br) => tsType(g, br.type, 'reply')).join(' | ')};\n\n`;
+        break;
+    }
+  }
+
+  out += '// ---- argument types ----\n\n';
+  const argsType = new Map<string, string | null>();
+  for (const c of b.commands) {
+    const members = commandMembers(b, c);
+    if (members === null || members.length === 0) {
+      argsType.set(c.name, null);
+      continue;
+    }
+    const name = argsTypeName(c.name);
+    claim(name, c);
+    argsType.set(c.name, name);
+    out += jsdoc([`Arguments of \`${c.name}\`; integers may be numbers or bigints.`]);
+    if (typeof c.data === 'string') out += `export type ${name} = ${namedTs(g, c.data, 'out', 'T.')};\n\n`;
+    else out += `export type ${name} = {\n${objectBody(g, members, 'out', () => c, '  ', 'T.')}};\n\n`;
+  }
+
+  const replyOf = (c: CommandDef) => (c.returns === undefined ? 'void' : tsType(g, c.returns, 'reply'));
+
+  out += '// ---- command tables ----\n\n';
+  out += 'export type ClientCommandName =\n';
+  out += b.commands.map((c) => `  | ${quote(c.name)}`).join('\n') + ';\n\n';
+  out += '/** Arguments of each command (an empty record: the command takes none). */\n';
+  out += 'export interface ClientCommandArgs {\n';
+  for (const c of b.commands) out += `  ${quote(c.name)}: ${argsType.get(c.name) ?? 'Record<string, never>'};\n`;
+  out += '}\n\n';
+  out += '/** What each command resolves with on the client (void: no return value). */\n';
+  out += 'export interface ClientCommandReplies {\n';
+  for (const c of b.commands) out += `  ${quote(c.name)}: ${replyOf(c)};\n`;
+  out += '}\n\n';
+
+  out += '// ---- shapes, for the schema-driven converter ----\n\n';
+  out += "/** A builtin type name ('int', 'uint64', 'str', …), a type name, or [name] for a list. */\n";
+  out += 'export type ShapeRef = string | readonly [string];\n';
+  out += '/** One member: name, type, optional. */\n';
+  out += 'export type MemberShape = readonly [name: string, type: ShapeRef, optional: boolean];\n';
+  out += 'export type TypeShape =\n';
+  out += "  | { readonly kind: 'enum'; readonly values: readonly string[] }\n";
+  out += "  | { readonly kind: 'struct'; readonly members: readonly MemberShape[] }\n";
+  out += '  | {\n';
+  out += "      readonly kind: 'union';\n";
+  out += '      /** The base members, discriminator included. */\n';
+  out += '      readonly members: readonly MemberShape[];\n';
+  out += '      readonly discriminator: string;\n';
+  out += '      /** Discriminator value → struct type holding the variant members. */\n';
+  out += '      readonly branches: { readonly [tag: string]: string };\n';
+  out += '    }\n';
+  out += "  | { readonly kind: 'alternate'; readonly branches: readonly ShapeRef[] };\n\n";
+  out += 'export interface CommandShape {\n';
+  out += '  /** The argument members; null when the command takes no arguments. */\n';
+  out += '  readonly args: readonly MemberShape[] | null;\n';
+  out += '  /** The return type; null when the command returns nothing (`{}` on the wire). */\n';
+  out += '  readonly returns: ShapeRef | null;\n';
+  out += '  /** false: the agent sends nothing when the command succeeds. */\n';
+  out += '  readonly successResponse: boolean;\n';
+  out += '}\n\n';
+  out += '/** Every named type that arguments or replies use. */\n';
+  out += 'export const typeShapes: { readonly [name: string]: TypeShape } = {\n';
+  for (const name of shapeTypes) {
+    const def = typeDef(b, name);
+    let shape: string;
+    switch (def.meta) {
+      case 'enum':
+        shape = `{ kind: 'enum', values: [${def.values.map((v) => quote(v.name)).join(', ')}] }`;
+        break;
+      case 'struct':
+        shape = `{ kind: 'struct', members: ${memberShapes(structMembers(b, def))} }`;
+        break;
+      case 'union':
+        shape =
+          `{ kind: 'union', members: ${memberShapes(baseMembers(b, def))}, discriminator: ${quote(def.discriminator)}, ` +
+          `branches: { ${def.branches.map((br) => `${propKey(br.name)}: ${quote(br.type)}`).join(', ')} } }`;
+        break;
+      case 'alternate':
+        shape = `{ kind: 'alternate', branches: [${def.branches.map((br) => shapeRef(br.type)).join(', ')}] }`;
+        break;
+    }
+    out += `  ${propKey(name)}: ${shape},\n`;
+  }
+  out += '};\n\n';
+  out += '/** Every command built for the target, in registration order. */\n';
+  out += 'export const commandShapes: { readonly [name in ClientCommandName]: CommandShape } = {\n';
+  for (const c of b.commands) {
+    const members = commandMembers(b, c);
+    const args = members === null || members.length === 0 ? 'null' : memberShapes(members);
+    const ret = c.returns === undefined ? 'null' : shapeRef(c.returns);
+    out += `  ${quote(c.name)}: { args: ${args}, returns: ${ret}, successResponse: ${c.successResponse} },\n`;
+  }
+  out += '};\n\n';
+
+  out += '// ---- the typed methods ----\n\n';
+  out += '/**\n';
+  out += ' * One method per command.  A subclass provides `invoke`, which sends the command and\n';
+  out += ' * resolves with the reply converted to the types above (void for commands without a\n';
+  out += " * return value, and for success-response: false commands, which get no reply).\n";
+  out += ' * `O` is the subclass\'s per-call options type.\n';
+  out += ' */\n';
+  out += 'export abstract class QgaCommands<O = undefined> {\n';
+  out += '  protected abstract invoke(command: ClientCommandName, args: object | undefined, options: O | undefined): Promise<unknown>;\n';
+  const methods = new Set<string>(['invoke']);
+  for (const c of b.commands) {
+    const method = clientMethodName(c.name);
+    if (methods.has(method)) throw new QapiError(c.info, `${describe(c)}: client method name '${method}' collides with another`);
+    methods.add(method);
+    const members = commandMembers(b, c);
+    const argsName = argsType.get(c.name);
+    const allOptional = members === null || members.every((m) => m.optional);
+    const ret = replyOf(c);
+    out += '\n';
+    out += defDoc(c, c.successResponse ? [] : ['', 'The agent sends no reply when this command succeeds.']).replace(/^(?=.)/gm, '  ');
+    if (argsName === null || argsName === undefined) {
+      out += `  ${method}(options?: O): Promise<${ret}> {\n`;
+      out += `    return this.invoke(${quote(c.name)}, undefined, options) as Promise<${ret}>;\n  }\n`;
+    } else {
+      out += `  ${method}(args${allOptional ? '?' : ''}: ${argsName}, options?: O): Promise<${ret}> {\n`;
+      out += `    return this.invoke(${quote(c.name)}, args, options) as Promise<${ret}>;\n  }\n`;
+    }
+  }
+  out += '}\n';
+  return out;
+}
+
 // ---- entry ------------------------------------------------------------------------------
 
 export interface GeneratedFile {
@@ -774,6 +1022,7 @@ export function generate(schema: Schema, target: Target = LINUX_TARGET, sourceNa
       { name: 'qapi-types.ts', text: genTypes(g, sourceName) },
       { name: 'qapi-visit.ts', text: genVisit(g, sourceName) },
       { name: 'qapi-commands.ts', text: genCommands(g, sourceName) },
+      { name: 'qapi-client.ts', text: genClient(g, sourceName) },
     ],
     commands: b.commands.map((c) => ({ name: c.name, successResponse: c.successResponse })),
     skippedCommands: b.skippedCommands,

@@ -103,9 +103,72 @@ export const CASES: Case[] = [
   { name: 'get-time', send: ['{"execute":"guest-get-time"}'], mask: /"return": \d+/g },
   { name: 'get-time with args', send: ['{"execute":"guest-get-time","arguments":{"x":1}}'] },
   { name: 'info with extra argument', send: ['{"execute":"guest-info","arguments":{"a":1}}'] },
+  // Read-only inventory: the same machine gives the same facts (counters that move are masked).
+  { name: 'vcpus', send: ['{"execute":"guest-get-vcpus"}'] },
+  { name: 'memory blocks', send: ['{"execute":"guest-get-memory-blocks"}'] },
+  { name: 'memory block info', send: ['{"execute":"guest-get-memory-block-info"}'] },
+  { name: 'users', send: ['{"execute":"guest-get-users"}'] },
+  { name: 'network interfaces', send: ['{"execute":"guest-network-get-interfaces"}'], mask: /"(rx|tx)-(bytes|packets|errs|dropped)": \d+/g },
+  { name: 'disks', send: ['{"execute":"guest-get-disks"}'] },
+  {
+    name: 'fsinfo',
+    send: ['{"execute":"guest-get-fsinfo"}'],
+    mask: /"(used-bytes|total-bytes)": \d+/g,
+    // 7.2 lacks total-bytes-privileged (9.1) and repeats bind mounts of one device (10.2 dedups).
+    to102: () => '',
+  },
+  { name: 'diskstats', send: ['{"execute":"guest-get-diskstats"}'], mask: /": \d+/g },
+  { name: 'cpustats', send: ['{"execute":"guest-get-cpustats"}'], mask: /": \d+/g },
+  // Files: both agents start with a fresh state directory, so handles are numbered alike.
+  { name: 'file write+read', send: [
+    '{"execute":"guest-file-open","arguments":{"path":"diff-f1","mode":"w+"}}',
+    '{"execute":"guest-file-write","arguments":{"handle":1000,"buf-b64":"SGVsbG8gV29ybGQhCgA="}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1000}}',
+    '{"execute":"guest-file-seek","arguments":{"handle":1000,"offset":6,"whence":"set"}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1000,"count":3}}',
+    '{"execute":"guest-file-seek","arguments":{"handle":1000,"offset":0,"whence":2}}',
+    '{"execute":"guest-file-flush","arguments":{"handle":1000}}',
+    '{"execute":"guest-file-close","arguments":{"handle":1000}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1000}}',
+  ] },
+  { name: 'file errors', send: [
+    '{"execute":"guest-file-open","arguments":{"path":"/nonexistent/x"}}',
+    '{"execute":"guest-file-open","arguments":{"path":"diff-f1","mode":"rw"}}',
+    '{"execute":"guest-file-open","arguments":{"path":"diff-f1","mode":"r"}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1001,"count":-1}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1001,"count":50331649}}',
+    '{"execute":"guest-file-write","arguments":{"handle":1001,"buf-b64":"aGk="}}',
+    '{"execute":"guest-file-write","arguments":{"handle":1001,"buf-b64":"a b"}}',
+    '{"execute":"guest-file-seek","arguments":{"handle":1001,"offset":-1,"whence":"set"}}',
+    '{"execute":"guest-file-seek","arguments":{"handle":1001,"offset":0,"whence":3}}',
+    '{"execute":"guest-file-seek","arguments":{"handle":1001,"offset":0,"whence":"bogus"}}',
+    '{"execute":"guest-file-close","arguments":{"handle":1001}}',
+    '{"execute":"guest-file-open","arguments":{"path":"."}}',
+    '{"execute":"guest-file-read","arguments":{"handle":1002}}',
+    '{"execute":"guest-file-close","arguments":{"handle":1002}}',
+  ] },
+  // Exec: pids differ, so they are masked; status is polled by the exec cases below.
+  // 10.2 no longer wraps GLib's spawn error in 7.2's "Guest agent command failed" text.
+  { name: 'exec missing program', send: ['{"execute":"guest-exec","arguments":{"path":"/nonexistent/qga-diff"}}'], to102: (r) => r.replace(/Guest agent command failed, error was '(.*)'"/, '$1"') },
+  { name: 'exec bad capture mode', send: ['{"execute":"guest-exec","arguments":{"path":"true","capture-output":"bogus"}}'], to102: (r) => r.replace("Invalid parameter type for 'capture-output', expected: boolean", "Parameter 'capture-output' does not accept value 'bogus'") },
+];
+
+/** guest-exec then guest-exec-status until exited: the final status must match (pid masked). */
+const EXEC_CASES: { name: string; args: string }[] = [
+  { name: 'exec capture stdout/stderr/exit code', args: '{"path":"sh","arg":["-c","echo out; echo err >&2; exit 3"],"capture-output":true}' },
+  { name: 'exec input-data and env', args: '{"path":"sh","arg":["-c","cat; echo $FOO"],"env":["FOO=bar","PATH=/usr/bin:/bin"],"input-data":"aGVsbG8K","capture-output":true}' },
+  { name: 'exec killed by a signal', args: '{"path":"sh","arg":["-c","kill -9 $$"]}' },
 ];
 
 const MARKER = 987654321987654321n;
+
+/** For replies where 7.2 and 10.2 legitimately differ in content (fsinfo): same lines and error classes. */
+function assertSameShape(actual: string, expected: string): void {
+  const a = actual.split('\n');
+  const e = expected.split('\n');
+  assert.equal(a.length, e.length);
+  for (let i = 0; i < a.length; i++) assert.equal(a[i].startsWith('{"return"'), e[i].startsWith('{"return"'), a[i]);
+}
 
 async function transcript(agent: Agent, c: Case): Promise<string> {
   const client = await agent.connect();
@@ -119,6 +182,30 @@ async function transcript(agent: Agent, c: Case): Promise<string> {
     let text = await client.untilMarker(MARKER);
     if (c.mask) text = text.replace(c.mask, (m) => m.replace(/\d+(\.\d+)?/g, 'N'));
     return text;
+  } finally {
+    client.close();
+  }
+}
+
+async function execTranscript(agent: Agent, args: string): Promise<string> {
+  const client = await agent.connect();
+  try {
+    await client.resync();
+    client.send(`{"execute":"guest-exec","arguments":${args}}`);
+    const [started] = await client.lines(1);
+    const pid = /"pid": (\d+)/.exec(started)?.[1];
+    if (pid === undefined) return started;
+    for (let i = 0; i < 500; i++) {
+      client.send(`{"execute":"guest-exec-status","arguments":{"pid":${pid}}}`);
+      const [status] = await client.lines(1);
+      if (!status.includes('"exited": false')) {
+        client.send(`{"execute":"guest-exec-status","arguments":{"pid":${pid}}}`);
+        const [again] = await client.lines(1);
+        return `${status}\n${again.replaceAll(pid, 'PID')}`;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return 'never exited';
   } finally {
     client.close();
   }
@@ -141,7 +228,16 @@ describe('differential: qga-ts vs Debian qemu-ga', { skip: haveQemuGa ? false : 
     it(c.name, async () => {
       const expected = await transcript(ref, c);
       const actual = await transcript(ours, c);
+      if (c.to102?.('') === '') return assertSameShape(actual, expected);
       assert.equal(actual, c.to102 ? c.to102(expected) : expected);
+    });
+  }
+  for (const c of EXEC_CASES) {
+    it(c.name, async () => {
+      const expected = await execTranscript(ref, c.args);
+      const actual = await execTranscript(ours, c.args);
+      // 7.2 says `Invalid parameter 'pid'` for a reaped pid; 10.2 (fixed, TARGET.md §3) `PID <pid> does not exist`.
+      assert.equal(actual, expected.replace("Invalid parameter 'pid'", 'PID PID does not exist'));
     });
   }
 });

@@ -23,29 +23,39 @@ export interface FsinfoOptions {
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
 
+/** used-bytes, total-bytes and total-bytes-privileged, in qemu-ga's unsigned long arithmetic. */
+function sizeMembers(sv: Statvfs): Pick<GuestFilesystemInfo, 'used-bytes' | 'total-bytes' | 'total-bytes-privileged'> {
+  const used = U64(sv.blocks - sv.bfree);
+  const nonrootTotal = U64(used + sv.bavail);
+  return {
+    'used-bytes': U64(used * sv.frsize),
+    'total-bytes': U64(nonrootTotal * sv.frsize),
+    'total-bytes-privileged': U64(sv.blocks * sv.frsize),
+  };
+}
+
 export function fsinfoEntry(root: string, mount: FsMount, sv: Statvfs | null): { info: GuestFilesystemInfo; error?: string } {
   const walk: DeviceWalk = { disks: [] };
   walkDevice(root, `/sys/dev/block/${mount.devmajor}:${mount.devminor}`, walk);
   const info: GuestFilesystemInfo = { name: walk.name ?? '', mountpoint: mount.dirname, type: mount.devtype, disk: walk.disks };
-  if (sv) {
-    // unsigned long arithmetic, as qemu-ga computes it.
-    const used = U64(sv.blocks - sv.bfree);
-    const nonrootTotal = U64(used + sv.bavail);
-    info['used-bytes'] = U64(used * sv.frsize);
-    info['total-bytes'] = U64(nonrootTotal * sv.frsize);
-    info['total-bytes-privileged'] = U64(sv.blocks * sv.frsize);
-  }
+  if (sv) Object.assign(info, sizeMembers(sv));
   return walk.error === undefined ? { info } : { info, error: walk.error };
 }
 
 export async function fsinfo(root: string, opts: FsinfoOptions = {}): Promise<GuestFilesystemInfo[]> {
   const mounts = buildFsMountList(root, { dedup: opts.dedup ?? true });
   const stat = opts.statvfs ?? statvfsMany;
-  const sizes = mounts.length === 0 ? [] : await stat(mounts.map((m) => rooted(root, m.dirname)));
+  // The statvfs() calls run on the threadpool while the sysfs walks run here.
+  const sizes = mounts.length === 0 ? Promise.resolve([]) : stat(mounts.map((m) => rooted(root, m.dirname)));
+  const entries = mounts.map((m) => fsinfoEntry(root, m, null));
+  const failed = entries.find((e) => e.error !== undefined);
+  const got = await sizes;
+  if (failed) throw genericError(failed.error as string);
   const result: GuestFilesystemInfo[] = [];
-  for (let i = 0; i < mounts.length; i++) {
-    const { info, error } = fsinfoEntry(root, mounts[i], sizes[i] ?? null);
-    if (error !== undefined) throw genericError(error);
+  for (let i = 0; i < entries.length; i++) {
+    const info = entries[i].info;
+    const sv = got[i];
+    if (sv) Object.assign(info, sizeMembers(sv));
     result.unshift(info);
   }
   return result;

@@ -79,18 +79,6 @@ function devMajorMinor(statSource: NonNullable<MountListOptions['statSource']>, 
   return { rc: -1, major: 0, minor: 0 };
 }
 
-/** Splits file text into lines as getline() returns them (each with its newline, the last maybe without). */
-function lines(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-    out.push(text.slice(start, nl + 1));
-    start = nl + 1;
-  }
-  if (start < text.length) out.push(text.slice(start));
-  return out;
-}
-
 // The kernel's own layout of a mountinfo line ("ID PARENT MAJ:MIN ROOT POINT …", single spaces, no
 // whitespace inside fields). For such lines these patterns find exactly what qemu-ga's sscanf() formats
 // find; any other line goes through the sscanf() emulation.
@@ -139,18 +127,32 @@ export function parseMountinfo(text: string, opts: MountListOptions & { root?: s
   const statSource = opts.statSource ?? defaultStatSource(opts.root ?? '/');
   const mounts: FsMount[] = [];
   const seen = new Set<string>();
-  for (const line of lines(text)) {
+  // Lines are walked in place (no array of lines): a busy mount table has thousands.
+  const MAJMIN = /\d+ \d+ (\d{1,9}):(\d{1,9}) /y;
+  for (let start = 0; start < text.length; ) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl + 1;
+    if (dedup) {
+      // A device already listed skips the line whatever the rest holds (qemu-ga skips malformed lines
+      // too): only its numbers need reading.
+      MAJMIN.lastIndex = start;
+      const mm = MAJMIN.exec(text);
+      if (mm && mm.index === start && mm[1] !== '0' && seen.has(`${mm[1]}:${mm[2]}`)) {
+        start = end;
+        continue;
+      }
+    }
+    const line = text.slice(start, end);
+    start = end;
     const f = mountinfoFields(line);
     if (f === null) continue;
     let devmajor = f.major;
     let devminor = f.minor;
-    const dirname = decodeMntName(f.dir);
     const devtype = f.type;
-    const source = decodeMntName(f.source);
     if (devmajor === 0) {
       // btrfs reports major 0: take the numbers of its source device.
       if (devtype !== 'btrfs') continue;
-      const d = devMajorMinor(statSource, bytesToText(source));
+      const d = devMajorMinor(statSource, bytesToText(decodeMntName(f.source)));
       if (d.rc < 0) continue;
       devmajor = d.major;
       devminor = d.minor;
@@ -158,7 +160,7 @@ export function parseMountinfo(text: string, opts: MountListOptions & { root?: s
     const key = `${devmajor}:${devminor}`;
     if (dedup && seen.has(key)) continue;
     seen.add(key);
-    mounts.push({ dirname: bytesToText(dirname), devtype: bytesToText(devtype), devmajor, devminor });
+    mounts.push({ dirname: bytesToText(decodeMntName(f.dir)), devtype: bytesToText(devtype), devmajor, devminor });
   }
   return mounts;
 }
@@ -195,6 +197,30 @@ export function parseMounts(text: string, opts: MountListOptions & { root?: stri
   return mounts;
 }
 
+let readBuf = Buffer.allocUnsafe(256 * 1024);
+
+/** A whole /proc file as a byte string: one reusable buffer, read until EOF (procfs reports size 0). */
+export function readProcText(path: string): string {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY);
+  let n = 0;
+  try {
+    for (;;) {
+      if (n === readBuf.length) {
+        const bigger = Buffer.allocUnsafe(readBuf.length * 2);
+        readBuf.copy(bigger, 0, 0, n);
+        readBuf = bigger;
+      }
+      // 16 KiB per read(): procfs seq files generate faster in small pieces than into one large buffer.
+      const got = fs.readSync(fd, readBuf, n, Math.min(16384, readBuf.length - n), null);
+      if (got === 0) break;
+      n += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return readBuf.toString('latin1', 0, n);
+}
+
 /**
  * build_fs_mount_list(): the local filesystems in mount order. Throws qemu-ga's GenericError when neither
  * /proc/self/mountinfo nor /proc/self/mounts can be opened.
@@ -202,10 +228,10 @@ export function parseMounts(text: string, opts: MountListOptions & { root?: stri
 export function buildFsMountList(root: string, opts: MountListOptions = {}): FsMount[] {
   let text: string;
   try {
-    text = fs.readFileSync(rooted(root, '/proc/self/mountinfo'), 'latin1');
+    text = readProcText(rooted(root, '/proc/self/mountinfo'));
   } catch {
     try {
-      text = fs.readFileSync(rooted(root, '/proc/self/mounts'), 'latin1');
+      text = readProcText(rooted(root, '/proc/self/mounts'));
     } catch {
       throw genericError("failed to open mtab file: '/proc/self/mounts'");
     }

@@ -1,6 +1,11 @@
 // What every handler may use: the command filter, logs, persistent state and the OS door.
 import type { CommandFilter } from '../protocol/command-filter.ts';
 import type { CommandDescriptor } from '../protocol/dispatcher.ts';
+import type { FreezeController } from '../agent/freeze.ts';
+import type { CommandRunner } from '../platform/linux/runner.ts';
+import type { FsIoctl } from '../platform/linux/fsioctl.ts';
+import type { SetTimeOfDay } from '../platform/linux/clock.ts';
+import type { PasswdLookup } from '../platform/linux/passwd.ts';
 
 export interface AgentLog {
   error(message: string): void;
@@ -22,4 +27,23 @@ export interface AgentContext {
   readonly env: NodeJS.ProcessEnv;
   /** Root under which /proc, /sys, /etc, /dev and /run are read (tests point it at fixtures). */
   readonly root: string;
+  /**
+   * The system-control services (fsfreeze, fstrim, power, clock, vCPUs, memory, accounts, ssh keys).
+   * Without them those commands answer qemu-ga's unsupported error: a context that was not given the
+   * real ones (e.g. in a unit test) can never touch the machine.
+   */
+  readonly sys?: SystemServices;
+}
+
+export interface SystemServices {
+  /** External programs: hooks, shutdown, hwclock, chpasswd, suspend helpers (tests: a recording runner). */
+  readonly runner: CommandRunner;
+  /** The frozen state, its transitions, the fsfreeze hook and the thaw watchdog. */
+  readonly freeze: FreezeController;
+  /** FIFREEZE / FITHAW / FITRIM (tests: fakes). */
+  readonly fs: FsIoctl;
+  /** settimeofday(2) (tests: a recording fake). */
+  readonly setTimeOfDay: SetTimeOfDay;
+  /** getpwnam_r(3) (tests: an entry with a temporary home). */
+  readonly getpwnam: PasswdLookup;
 }

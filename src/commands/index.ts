@@ -9,6 +9,13 @@ import { guestGetHostName, guestGetLoad, guestGetOsinfo, guestGetTimezone } from
 import { createFileHandlers } from './file.ts';
 import { createExecHandlers } from './exec.ts';
 import { inventoryHandlers } from './inventory.ts';
+import { guestFsfreezeFreeze, guestFsfreezeFreezeList, guestFsfreezeStatus, guestFsfreezeThaw } from './fsfreeze.ts';
+import { guestFstrim } from './fstrim.ts';
+import { guestShutdown, guestSuspendDisk, guestSuspendHybrid, guestSuspendRam } from './power.ts';
+import { guestSetTime } from './set-time.ts';
+import { guestSetMemoryBlocks, guestSetVcpus } from './set-cpu-memory.ts';
+import { guestSetUserPassword } from './accounts.ts';
+import { guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from './ssh.ts';
 
 /** Commands whose own issue has not landed yet answer qemu-ga's unsupported error, never a fake success. */
 function notYet(): never {
@@ -21,28 +28,28 @@ export function createHandlers(): Handlers<AgentContext> {
     'guest-sync': guestSync,
     'guest-ping': guestPing,
     'guest-get-time': guestGetTime,
-    'guest-set-time': notYet,
+    'guest-set-time': guestSetTime,
     'guest-info': guestInfo,
-    'guest-shutdown': notYet,
+    'guest-shutdown': guestShutdown,
     ...createFileHandlers(),
-    'guest-fsfreeze-status': notYet,
-    'guest-fsfreeze-freeze': notYet,
-    'guest-fsfreeze-freeze-list': notYet,
-    'guest-fsfreeze-thaw': notYet,
-    'guest-fstrim': notYet,
-    'guest-suspend-disk': notYet,
-    'guest-suspend-ram': notYet,
-    'guest-suspend-hybrid': notYet,
-    'guest-set-vcpus': notYet,
-    'guest-set-user-password': notYet,
-    'guest-set-memory-blocks': notYet,
+    'guest-fsfreeze-status': guestFsfreezeStatus,
+    'guest-fsfreeze-freeze': guestFsfreezeFreeze,
+    'guest-fsfreeze-freeze-list': guestFsfreezeFreezeList,
+    'guest-fsfreeze-thaw': guestFsfreezeThaw,
+    'guest-fstrim': guestFstrim,
+    'guest-suspend-disk': guestSuspendDisk,
+    'guest-suspend-ram': guestSuspendRam,
+    'guest-suspend-hybrid': guestSuspendHybrid,
+    'guest-set-vcpus': guestSetVcpus,
+    'guest-set-user-password': guestSetUserPassword,
+    'guest-set-memory-blocks': guestSetMemoryBlocks,
     ...createExecHandlers(),
     'guest-get-host-name': guestGetHostName,
     'guest-get-timezone': guestGetTimezone,
     'guest-get-osinfo': guestGetOsinfo,
-    'guest-ssh-get-authorized-keys': notYet,
-    'guest-ssh-add-authorized-keys': notYet,
-    'guest-ssh-remove-authorized-keys': notYet,
+    'guest-ssh-get-authorized-keys': guestSshGetAuthorizedKeys,
+    'guest-ssh-add-authorized-keys': guestSshAddAuthorizedKeys,
+    'guest-ssh-remove-authorized-keys': guestSshRemoveAuthorizedKeys,
     'guest-get-load': guestGetLoad,
     ...inventoryHandlers,
   };

@@ -12,7 +12,8 @@ import { CommandFilter } from './protocol/command-filter.ts';
 import { Dispatcher } from './protocol/dispatcher.ts';
 import { Session } from './protocol/session.ts';
 import { createHandlers } from './commands/index.ts';
-import type { AgentContext } from './commands/context.ts';
+import type { AgentContext, SystemServices } from './commands/context.ts';
+import { createSystemServices, startSystemServices } from './commands/system.ts';
 import { ChannelError, type Transport } from './transport/transport.ts';
 import { UnixListenTransport } from './transport/unix-listen.ts';
 import { VirtioSerialTransport } from './transport/virtio-serial.ts';
@@ -91,7 +92,10 @@ async function main(): Promise<void> {
   const frozen = checkFrozenAtStart(paths, { critical: (m) => logger.glib('critical', m), warning: (m) => logger.glib('warning', m) });
   logger.install({ verbose: config.verbose });
   logger.debug(`Guest agent version ${QGA_FULL_VERSION} started`);
+  let sys: SystemServices | undefined;
   const fail = (): never => {
+    // qemu-ga's cleanup thaws what is still frozen before the agent goes.
+    sys?.freeze.beforeExit();
     if (daemon) notifyParent(daemon, false);
     return exitWith(1);
   };
@@ -122,6 +126,25 @@ async function main(): Promise<void> {
   const filter = new CommandFilter(config.allowRpcs.length > 0 ? config.allowRpcs : null, config.blockRpcs);
   filter.frozen = frozen;
   let pidfile: Pidfile | undefined;
+  sys = createSystemServices({
+    filter,
+    log: logger,
+    paths,
+    config,
+    env,
+    // Started frozen with -d: the pidfile is written at the thaw (facts §4.7).
+    deferredPidfile:
+      daemon && frozen
+        ? () => {
+            try {
+              pidfile = Pidfile.acquire(config.pidFile);
+            } catch (err) {
+              if (!(err instanceof PidfileError)) throw err;
+              logger.warning(err.message);
+            }
+          }
+        : undefined,
+  });
   const quit = (signal: NodeJS.Signals): void => {
     // While frozen, qemu-ga refuses to die: a dead agent cannot thaw.
     if (filter.frozen) return;
@@ -140,7 +163,9 @@ async function main(): Promise<void> {
     allocateHandle: () => state.allocateHandle(),
     env,
     root: '/',
+    sys,
   };
+  startSystemServices(ctx);
   const dispatcher = new Dispatcher(commandTable, createHandlers() as never, filter, ctx, {
     handlerCrash: (command, err) => logger.critical(`${command}: internal error: ${err instanceof Error ? err.stack : String(err)}`),
   });

@@ -181,7 +181,7 @@ function realDevice(root: string, syspath: string, walk: DeviceWalk): void {
     target: 0n,
     unit: 0n,
   };
-  const udev = udevDeviceFromSyspath(root, syspath);
+  const udev = udevDeviceFromSyspath(root, syspath, true);
   if (udev) {
     if (udev.devnode !== undefined) disk.dev = udev.devnode;
     const serial = udev.property('ID_SERIAL');
@@ -226,14 +226,9 @@ export function walkDevice(root: string, devpath: string, walk: DeviceWalk): voi
     return;
   }
   walk.name ??= basename(syspath);
-  let again: string;
-  try {
-    again = realpath(root, syspath);
-  } catch (err) {
-    setError(walk, withErrno(`realpath("${syspath}")`, err));
-    return;
-  }
-  if (again.includes('/devices/virtual/block/')) virtualDevice(root, syspath, walk);
+  // is_disk_virtual() resolves the already resolved path once more; only a device vanishing in between
+  // could make that differ, so the first result is used.
+  if (syspath.includes('/devices/virtual/block/')) virtualDevice(root, syspath, walk);
   else realDevice(root, syspath, walk);
 }
 

@@ -48,6 +48,22 @@ function hex2(b: number): string {
   return (b < 16 ? '0' : '') + b.toString(16);
 }
 
+const NETDEV_FORMAT = '%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld';
+
+/**
+ * The 16 "%lld" counters after an interface's colon, or null when sscanf() would not read 16. The kernel
+ * prints plain unsigned decimals: when the first 16 fields are such (short enough not to saturate),
+ * they are read directly; anything else goes through the emulation (`fast` false: always).
+ */
+export function netDevCounters(rest: string, fast = true): bigint[] | null {
+  if (fast) {
+    const fields = rest.replace(/^[ \t\n\v\f\r]+/, '').split(/[ \t\n\v\f\r]+/, 16);
+    if (fields.length === 16 && fields.every((x) => /^\d{1,18}$/.test(x))) return fields.map(BigInt);
+  }
+  const r = sscanf(rest, NETDEV_FORMAT);
+  return r.ret === 16 ? (r.values as bigint[]) : null;
+}
+
 /**
  * guest_get_network_stats() for every name at once: the first line of /proc/net/dev whose text before its
  * first colon is the name and that has 16 numbers after it. (Names with a colon never match.)
@@ -62,9 +78,8 @@ export function parseProcNetDev(text: string): Map<string, GuestNetworkInterface
     if (colon < 0) continue;
     const name = line.slice(0, colon);
     if (stats.has(name)) continue;
-    const r = sscanf(line.slice(colon + 1), '%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld');
-    if (r.ret !== 16) continue;
-    const v = r.values as bigint[];
+    const v = netDevCounters(line.slice(colon + 1));
+    if (v === null) continue;
     stats.set(name, {
       'rx-bytes': v[0],
       'rx-packets': v[1],

@@ -1,7 +1,8 @@
 // guest-network-get-interfaces from a recorded getifaddrs() walk, and the live walk against qemu-ga.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { networkInterfaces, parseProcNetDev, parseRoutes, type NetSource } from '../../src/commands/net.ts';
+import fc from 'fast-check';
+import { netDevCounters, networkInterfaces, parseProcNetDev, parseRoutes, type NetSource } from '../../src/commands/net.ts';
 import { AF_INET, AF_INET6, getIfAddrs, type IfAddrEntry } from '../../src/platform/linux/ifaddrs.ts';
 import { QgaError } from '../../src/protocol/errors.ts';
 
@@ -136,4 +137,19 @@ test('live getifaddrs(): every interface of /sys/class/net appears, loopback fir
   assert.ok(names.has('lo'));
   const lo4 = entries.find((e) => e.name === 'lo' && e.family === AF_INET);
   assert.deepEqual(lo4?.addr && Array.from(lo4.addr), [127, 0, 0, 1]);
+});
+
+test('/proc/net/dev: the direct read of the counters agrees with the sscanf() format', () => {
+  const field = fc.oneof(
+    { weight: 10, arbitrary: fc.bigInt({ min: 0n, max: 10n ** 19n }).map(String) },
+    { weight: 1, arbitrary: fc.constantFrom('', '-1', '+2', 'x', '12a', '\xa0', '99999999999999999999') },
+  );
+  const sep = fc.oneof({ weight: 10, arbitrary: fc.constant(' ') }, { weight: 1, arbitrary: fc.constantFrom('  ', '\t', '\n', '', '\xa0') });
+  const rest = fc.array(fc.tuple(sep, field), { minLength: 10, maxLength: 20 }).map((xs) => xs.map(([s, f]) => s + f).join('') + '\n');
+  fc.assert(
+    fc.property(rest, (r) => {
+      assert.deepEqual(netDevCounters(r, true), netDevCounters(r, false), JSON.stringify(r));
+    }),
+    { numRuns: 20000 },
+  );
 });

@@ -29,8 +29,6 @@ interface Fns {
   socket: (domain: number, type: number, proto: number) => number;
   ioctl: (fd: number, req: number, arg: Buffer) => number;
   close: (fd: number) => number;
-  // struct ifaddrs decoded in one call.
-  ifaddrsType: unknown;
 }
 
 let fns: Fns | undefined;
@@ -45,21 +43,8 @@ function load(): Fns {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
     close: libc.func('int close(int fd)'),
-    ifaddrsType: koffi.struct({
-      ifa_next: 'void *',
-      ifa_name: 'const char *',
-      ifa_flags: 'unsigned int',
-      ifa_addr: 'void *',
-      ifa_netmask: 'void *',
-      ifa_ifu: 'void *',
-      ifa_data: 'void *',
-    }),
   };
   return fns;
-}
-
-function copyBytes(koffi: Koffi, ptr: bigint, offset: number, len: number): Uint8Array {
-  return new Uint8Array(koffi.view(ptr, offset + len), offset, len).slice();
 }
 
 /** The getifaddrs() list in libc's order; throws an errno Error when getifaddrs() fails. */
@@ -68,30 +53,30 @@ export function getIfAddrs(): IfAddrEntry[] {
   const { koffi } = f;
   const out: [bigint | null] = [null];
   if (f.getifaddrs(out) !== 0) throw errnoError('getifaddrs', koffi.errno());
-  const head = out[0];
+  const head = out[0] as bigint | null;
   const list: IfAddrEntry[] = [];
   try {
     for (let p = head; p; ) {
-      const node = koffi.decode(p, f.ifaddrsType) as {
-        ifa_next: bigint | null;
-        ifa_name: string | null;
-        ifa_addr: bigint | null;
-        ifa_netmask: bigint | null;
-      };
-      const entry: IfAddrEntry = { name: node.ifa_name ?? '', family: -1 };
-      if (node.ifa_addr) {
-        const family = koffi.decode.uint16(node.ifa_addr) as number;
+      // struct ifaddrs: ifa_next @0, ifa_name @8, ifa_flags @16, ifa_addr @24, ifa_netmask @32 (LP64).
+      const node = new DataView(koffi.view(p, 40) as ArrayBuffer);
+      const namePtr = node.getBigUint64(8, true);
+      const addr = node.getBigUint64(24, true);
+      const netmask = node.getBigUint64(32, true);
+      const entry: IfAddrEntry = { name: namePtr ? (koffi.decode.string(namePtr) as string) : '', family: -1 };
+      if (addr) {
+        const sa = new Uint8Array(koffi.view(addr, 24) as ArrayBuffer);
+        const family = sa[0] | (sa[1] << 8);
         entry.family = family;
         // struct sockaddr_in: sin_addr at offset 4; struct sockaddr_in6: sin6_addr at offset 8.
-        const at = family === AF_INET ? 4 : family === AF_INET6 ? 8 : -1;
-        const len = family === AF_INET ? 4 : 16;
-        if (at >= 0) {
-          entry.addr = copyBytes(koffi, node.ifa_addr, at, len);
-          if (node.ifa_netmask) entry.netmask = copyBytes(koffi, node.ifa_netmask, at, len);
+        if (family === AF_INET || family === AF_INET6) {
+          const at = family === AF_INET ? 4 : 8;
+          const len = family === AF_INET ? 4 : 16;
+          entry.addr = sa.slice(at, at + len);
+          if (netmask) entry.netmask = new Uint8Array(koffi.view(netmask, at + len) as ArrayBuffer).slice(at, at + len);
         }
       }
       list.push(entry);
-      p = node.ifa_next;
+      p = node.getBigUint64(0, true);
     }
   } finally {
     if (head) f.freeifaddrs(head);

@@ -33,17 +33,18 @@ function parseUevent(text: string | undefined): Map<string, string> {
 }
 
 /**
- * udev_device_new_from_syspath(): resolves symlinks; the result must lie under /sys, and a path under
+ * udev_device_new_from_syspath(): resolves symlinks (skipped when the caller passes a path realpath()
+ * already returned); the result must lie under /sys, and a path under
  * /sys/devices/ must have a `uevent` file (anything else must be a directory). Null otherwise.
  */
-export function udevDeviceFromSyspath(root: string, syspath: string): UdevDevice | null {
+export function udevDeviceFromSyspath(root: string, syspath: string, resolvedAlready = false): UdevDevice | null {
   let real: string;
   try {
-    real = fs.realpathSync.native(rooted(root, syspath));
+    real = resolvedAlready ? rooted(root, syspath) : fs.realpathSync.native(rooted(root, syspath));
   } catch {
     return null;
   }
-  const resolved = unrooted(root, real);
+  const resolved = resolvedAlready ? syspath : unrooted(root, real);
   if (resolved === undefined || !(resolved === '/sys' || resolved.startsWith('/sys/'))) return null;
   const uevent = readText(rooted(root, resolved + '/uevent'));
   if (resolved.startsWith('/sys/devices/')) {

@@ -1,0 +1,207 @@
+// guest-ssh-*-authorized-keys on a temporary home with an injected passwd lookup (no real user): the
+// probe sequence with qemu-ga 7.2's recorded files and replies, modes and ownership, and the symlink
+// defences.
+import { afterEach, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildFilename, guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from '../../src/commands/ssh.ts';
+import { errorOf, fakeContext } from '../support/handler-context.ts';
+import { sysContext, type SysContext } from '../support/sysctl.ts';
+
+const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
+const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
+const K3 = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBK3f probe3@qga';
+const U = 'qgaprobe';
+
+// Running as root: the files must end up owned by the user, not by the agent.
+const AS_ROOT = process.getuid?.() === 0;
+const UID = AS_ROOT ? 4242 : (process.getuid?.() ?? 0);
+const GID = AS_ROOT ? 4343 : (process.getgid?.() ?? 0);
+
+let cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function setup(): { ctx: SysContext; home: string; ak: string } {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-ssh-'));
+  const home = path.join(base, 'home', U);
+  fs.mkdirSync(home, { recursive: true });
+  const ctx = sysContext();
+  ctx.users.set(U, { name: U, uid: UID, gid: GID, dir: home });
+  cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }), ctx.cleanup);
+  return { ctx, home, ak: path.join(home, '.ssh', 'authorized_keys') };
+}
+
+const b64 = (p: string) => fs.readFileSync(p).toString('base64');
+
+describe('ssh authorized keys: the probe sequence (qemu-ga 7.2 reference)', () => {
+  it('matches every reply and every recorded file', async () => {
+    const { ctx, home, ak } = setup();
+    const get = () => guestSshGetAuthorizedKeys({ username: U }, ctx);
+    const add = (keys: string[], reset?: boolean) => guestSshAddAuthorizedKeys({ username: U, keys, reset }, ctx);
+    const remove = (keys: string[]) => guestSshRemoveAuthorizedKeys({ username: U, keys }, ctx);
+
+    assert.equal(
+      await errorOf(get),
+      `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: No such file or directory`,
+    );
+    assert.deepEqual(add([K1, K2]), {});
+    assert.equal(
+      b64(ak),
+      'c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUZKekJxNXUwV21sajFuVEhnOVFuS3dWclR4cHY3TEp4M20waEc4blo5cUIgcHJvYmUxQHFnYQpzc2gtcnNhIEFBQUFCM056YUMxeWMyRUFBQUFEQVFBQkFBQUFnUUM3dmJxYWpEaEE0UWs1bjFQZDl0Mlg4eXFZcTltWktmTjBjM1dnOHhtUSBwcm9iZTJAcWdh',
+    );
+    const sshSt = fs.statSync(path.join(home, '.ssh'));
+    assert.equal(sshSt.mode & 0o7777, 0o700);
+    assert.equal(fs.statSync(ak).mode & 0o7777, 0o600);
+    assert.deepEqual([sshSt.uid, sshSt.gid], [UID, GID]);
+    assert.deepEqual([fs.statSync(ak).uid, fs.statSync(ak).gid], [UID, GID]);
+    assert.deepEqual(get(), { keys: [K2, K1] });
+    add([K2, K3]);
+    assert.equal(fs.readFileSync(ak, 'utf8'), `${K1}\n${K2}\n${K3}`);
+    remove([K1]);
+    remove(['ssh-ed25519 AAAA absent']);
+    assert.deepEqual(get(), { keys: [K3, K2] });
+    add([K1], true);
+    assert.deepEqual(get(), { keys: [K1] });
+    assert.equal(fs.readFileSync(ak, 'utf8'), K1);
+    fs.writeFileSync(ak, `# a comment\n\n  \n${K3}\n${K1}   \n#${K2}\n`);
+    assert.deepEqual(get(), { keys: [K1, K3] });
+    remove([K3]);
+    const handwritten =
+      'IyBhIGNvbW1lbnQKCiAgCnNzaC1lZDI1NTE5IEFBQUFDM056YUMxbFpESTFOVEU1QUFBQUlGSnpCcTV1MFdtbGoxblRIZzlRbkt3VnJUeHB2N0xKeDNtMGhHOG5aOXFCIHByb2JlMUBxZ2EgICAKI3NzaC1yc2EgQUFBQUIzTnphQzF5YzJFQUFBQURBUUFCQUFBQWdRQzd2YnFhakRoQTRRazVuMVBkOXQyWDh5cVlxOW1aS2ZOMGMzV2c4eG1RIHByb2JlMkBxZ2EK';
+    assert.equal(b64(ak), handwritten);
+    assert.equal(await errorOf(() => add(['#comment key'])), "invalid OpenSSH public key: '#comment key'");
+    assert.equal(await errorOf(() => add([`${K2}\n${K3}`])), `invalid OpenSSH public key: '${K2}\n${K3}'`);
+    // "" is a valid key; the file's trailing LF already gives it an empty line, so nothing changes.
+    add(['']);
+    add([]);
+    assert.equal(b64(ak), handwritten);
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: 'qga-probe-no-such-user' }, ctx)), "failed to lookup user 'qga-probe-no-such-user': Success");
+    assert.equal(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: 'qga-probe-no-such-user', keys: [K1] }, ctx)),
+      "failed to lookup user 'qga-probe-no-such-user': Success",
+    );
+    assert.deepEqual(fs.readdirSync(path.join(home, '.ssh')), ['authorized_keys'], 'no temporary file left behind');
+  });
+});
+
+describe('ssh authorized keys: file format rules', () => {
+  it('keys are checked before the user is looked up; the lookup errno text', async () => {
+    const { ctx } = setup();
+    assert.equal(await errorOf(() => guestSshRemoveAuthorizedKeys({ username: 'nobody-here', keys: ['#x'] }, ctx)), "invalid OpenSSH public key: '#x'");
+    const sys = ctx.sys as { getpwnam: unknown };
+    sys.getpwnam = () => ({ errno: 5 });
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), "failed to lookup user 'qgaprobe': Input/output error");
+  });
+
+  it('an existing file ending in LF gets an empty line before appended keys; reset with no keys empties it', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    fs.writeFileSync(ak, 'a\n');
+    guestSshAddAuthorizedKeys({ username: U, keys: ['b', 'b'] }, ctx);
+    assert.equal(fs.readFileSync(ak, 'utf8'), 'a\n\nb');
+    guestSshAddAuthorizedKeys({ username: U, keys: [], reset: true }, ctx);
+    assert.equal(fs.readFileSync(ak, 'utf8'), '');
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: [] });
+  });
+
+  it('remove without a file (or without .ssh, or without a home) succeeds and creates nothing', () => {
+    const { ctx, home } = setup();
+    assert.deepEqual(guestSshRemoveAuthorizedKeys({ username: U, keys: [K1] }, ctx), {});
+    assert.equal(fs.existsSync(path.join(home, '.ssh')), false);
+    ctx.users.set('ghost', { name: 'ghost', uid: UID, gid: GID, dir: path.join(home, 'missing') });
+    assert.deepEqual(guestSshRemoveAuthorizedKeys({ username: 'ghost', keys: [K1] }, ctx), {});
+  });
+
+  it('a home that does not exist: add fails as mkdir would', async () => {
+    const { ctx, home } = setup();
+    ctx.users.set('ghost', { name: 'ghost', uid: UID, gid: GID, dir: path.join(home, 'missing') });
+    assert.equal(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: 'ghost', keys: [K1] }, ctx)),
+      `failed to create directory '${path.join(home, 'missing', '.ssh')}': No such file or directory`,
+    );
+  });
+
+  it('content ends at a NUL byte (C string); invalid UTF-8 survives a rewrite byte for byte', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    fs.writeFileSync(ak, Buffer.from([0x6b, 0x31, 0xff, 0x0a, 0x6b, 0x32, 0x0a, 0x00, 0x6b, 0x33]));
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: ['k2', 'k1\uFFFD'] });
+    guestSshAddAuthorizedKeys({ username: U, keys: ['k4'] }, ctx);
+    assert.deepEqual([...fs.readFileSync(ak)], [0x6b, 0x31, 0xff, 0x0a, 0x6b, 0x32, 0x0a, 0x0a, 0x6b, 0x34]);
+  });
+
+  it('whitespace per GLib (space \\t \\n \\f \\r, not \\v) is stripped on get', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    fs.writeFileSync(ak, ' \t\f k1 \r\n\vk2\v\n  # c\n');
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: ['\vk2\v', 'k1'] });
+  });
+
+  it('g_build_filename joins', () => {
+    assert.equal(buildFilename('/home/u/', '.ssh', 'authorized_keys'), '/home/u/.ssh/authorized_keys');
+    assert.equal(buildFilename('/', '.ssh'), '/.ssh');
+    assert.equal(buildFilename('', '.ssh', 'authorized_keys'), '.ssh/authorized_keys');
+  });
+});
+
+describe('ssh authorized keys: no symbolic link is followed', () => {
+  it('authorized_keys as a symlink: get refuses it, add replaces the link itself, the target is untouched', async () => {
+    const { ctx, home, ak } = setup();
+    const victim = path.join(home, '..', 'victim');
+    fs.writeFileSync(victim, 'precious\n');
+    fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    fs.symlinkSync(victim, ak);
+    assert.equal(
+      await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)),
+      `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: Too many levels of symbolic links`,
+    );
+    assert.equal(
+      await errorOf(() => guestSshRemoveAuthorizedKeys({ username: U, keys: [K1] }, ctx)),
+      `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: Too many levels of symbolic links`,
+    );
+    guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx);
+    assert.equal(fs.lstatSync(ak).isFile(), true, 'the link was replaced by a regular file');
+    assert.equal(fs.readFileSync(ak, 'utf8'), K1);
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n');
+    const st = fs.statSync(victim);
+    assert.notEqual(st.uid === UID && AS_ROOT, true, 'the target was not chowned');
+  });
+
+  it('.ssh as a symlink to another directory: add fails (File exists), nothing is written there', async () => {
+    const { ctx, home } = setup();
+    const elsewhere = path.join(home, '..', 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, 'authorized_keys'), 'x\n');
+    fs.symlinkSync(elsewhere, path.join(home, '.ssh'));
+    assert.equal(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx)),
+      `failed to create directory '${path.join(home, '.ssh')}': File exists`,
+    );
+    assert.equal(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1], reset: true }, ctx)),
+      `failed to create directory '${path.join(home, '.ssh')}': File exists`,
+    );
+    assert.deepEqual(fs.readdirSync(elsewhere), ['authorized_keys']);
+    assert.equal(fs.readFileSync(path.join(elsewhere, 'authorized_keys'), 'utf8'), 'x\n');
+    assert.match(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), /Too many levels of symbolic links|Not a directory/);
+  });
+
+  it('a FIFO in place of the file does not hang the agent', async () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    const { spawnSync } = await import('node:child_process');
+    if (spawnSync('mkfifo', [ak]).status !== 0) return;
+    assert.equal(
+      await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)),
+      `failed to read '${ak}': Failed to read from file \u201C${ak}\u201D: Invalid argument`,
+    );
+  });
+
+  it('without system services: unsupported', async () => {
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: 'root' }, fakeContext())), 'this feature or command is not currently supported');
+  });
+});

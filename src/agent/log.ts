@@ -146,16 +146,66 @@ export interface LoggerOptions {
   syslog?: (priority: number, line: string) => void;
 }
 
-let defaultSyslogReady = false;
+/** glibc's _PATH_LOG. */
+export const PATH_LOG = '/dev/log';
 
-/** libc syslog(3) as qemu-ga uses it without openlog(): facility LOG_USER; ident `qemu-ga`, not `node`. */
-function defaultSyslog(priority: number, line: string): void {
-  if (!defaultSyslogReady) {
-    openlog('qemu-ga', 0, LOG_USER);
-    defaultSyslogReady = true;
-  }
-  syslog(priority, line);
+export interface SyslogDeps {
+  /** fs.statSync(path, { throwIfNoEntry: false }): undefined when the path does not resolve. */
+  stat(path: string): unknown;
+  openlog(): void;
+  syslog(priority: number, line: string): void;
+  /** Runs `fn` once the current synchronous run is over (queueMicrotask). */
+  defer(fn: () => void): void;
 }
+
+/**
+ * libc syslog(3) as qemu-ga uses it, minus the calls that cannot deliver anything.
+ *
+ * Without a /dev/log to connect to, glibc's syslog() opens a socket, fails to connect it, closes it
+ * and drops the line (qemu-ga sets no LOG_CONS): three system calls for every audit line, most of
+ * what a guest-ping costs. Dropping the line here when /dev/log does not resolve is
+ * indistinguishable, with two conditions:
+ *  - glibc holds no connection from an earlier call (a connected socket outlives an unlinked
+ *    /dev/log), so the shortcut only applies until the first real call;
+ *  - one stat() answers for the rest of the current synchronous run: the lines of a batch of
+ *    pipelined requests are then all dropped at the instant of that stat, and nothing the run does
+ *    (its replies are written after it) can tell them apart from lines logged at that instant.
+ * Any other stat outcome (present, or an error other than "does not resolve") makes the real call.
+ */
+export function gatedSyslog(deps: SyslogDeps): (priority: number, line: string) => void {
+  let real = false; // a real syslog() was made: glibc may be connected from now on
+  let absent = false; // /dev/log did not resolve at the stat of the current synchronous run
+  const forget = (): void => {
+    absent = false;
+  };
+  return (priority, line) => {
+    if (!real) {
+      if (absent) return;
+      let missing = false;
+      try {
+        missing = deps.stat(PATH_LOG) === undefined;
+      } catch {
+        missing = false;
+      }
+      if (missing) {
+        absent = true;
+        deps.defer(forget);
+        return;
+      }
+      real = true;
+      deps.openlog();
+    }
+    deps.syslog(priority, line);
+  };
+}
+
+/** Facility LOG_USER; ident `qemu-ga`, not `node` (openlog() before the first real call). */
+const defaultSyslog = gatedSyslog({
+  stat: (path) => fs.statSync(path, { throwIfNoEntry: false }),
+  openlog: () => openlog('qemu-ga', 0, LOG_USER),
+  syslog,
+  defer: queueMicrotask,
+});
 
 export class AgentLogger {
   private readonly pid: number;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { AgentLogger, formatGLibMessage, formatLogLine, LogFileError, nowMicros, type LoggerOptions } from '../../src/agent/log.ts';
+import { AgentLogger, formatGLibMessage, formatLogLine, gatedSyslog, LogFileError, nowMicros, PATH_LOG, type LoggerOptions } from '../../src/agent/log.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-log-'));
 let n = 0;
@@ -200,5 +200,70 @@ describe('AgentLogger', () => {
     const logger = new AgentLogger({ stderrFd: fs.openSync('/dev/null', 'w') });
     logger.install({ verbose: false });
     logger.audit('qga-ts unit test audit line');
+  });
+});
+
+describe('gatedSyslog: the syslog(3) calls that cannot deliver are skipped', () => {
+  function gate(present: () => unknown) {
+    const calls: string[] = [];
+    const deferred: Array<() => void> = [];
+    const sink = gatedSyslog({
+      stat: (p) => {
+        calls.push(`stat ${p}`);
+        return present();
+      },
+      openlog: () => calls.push('openlog'),
+      syslog: (pri, line) => calls.push(`syslog ${pri} ${line}`),
+      defer: (fn) => deferred.push(fn),
+    });
+    const endRun = () => deferred.splice(0).forEach((fn) => fn());
+    return { calls, sink, endRun };
+  }
+
+  it('without /dev/log: one stat per synchronous run, no libc call', () => {
+    const g = gate(() => undefined);
+    g.sink(6, 'info: a');
+    g.sink(6, 'info: b');
+    g.sink(6, 'info: c');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`]);
+    g.endRun();
+    g.sink(6, 'info: d');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`, `stat ${PATH_LOG}`]);
+  });
+
+  it('with /dev/log: openlog once, then every line goes to syslog', () => {
+    const g = gate(() => ({}));
+    g.sink(6, 'info: a');
+    g.sink(4, 'warning: b');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`, 'openlog', 'syslog 6 info: a', 'syslog 4 warning: b']);
+  });
+
+  it('once a real call was made, a vanished /dev/log is no reason to skip (glibc may be connected)', () => {
+    let there = true;
+    const g = gate(() => (there ? {} : undefined));
+    g.sink(6, 'info: a');
+    there = false;
+    g.endRun();
+    g.sink(6, 'info: b');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`, 'openlog', 'syslog 6 info: a', 'syslog 6 info: b']);
+  });
+
+  it('a /dev/log that appears is used from the next run on', () => {
+    let there = false;
+    const g = gate(() => (there ? {} : undefined));
+    g.sink(6, 'info: a');
+    there = true;
+    g.sink(6, 'info: b'); // same run: dropped as if logged at the stat
+    g.endRun();
+    g.sink(6, 'info: c');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`, `stat ${PATH_LOG}`, 'openlog', 'syslog 6 info: c']);
+  });
+
+  it('a stat that fails otherwise (ENOTDIR, EACCES) leaves the decision to libc', () => {
+    const g = gate(() => {
+      throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    });
+    g.sink(6, 'info: a');
+    assert.deepEqual(g.calls, [`stat ${PATH_LOG}`, 'openlog', 'syslog 6 info: a']);
   });
 });

@@ -1,0 +1,602 @@
+// The e2e scenario: every command, in a real guest, over QEMU's virtio-serial. The same steps run
+// against qga-ts and against Debian's qemu-ga; each step records its exchanges for the differential.
+//
+// A step throws Skip (with the reason) when the agent answers "not currently supported"; every
+// other failure is a failure. Steps run in order and share the guest's state.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO, QEMU_GA } from '../support/agent.ts';
+import { skipIfUnsupported, type GuestChannel } from './channel.ts';
+import type { QmpEvent } from './qmp.ts';
+import { GUEST_AGENT_DEVICE, GUEST_HOSTNAME, GUEST_RUN_DIR, NIC_IPV4, NIC_MAC, sleep, type Kernel, type Vm } from './vm.ts';
+
+export type AgentKind = 'qga-ts' | 'qemu-ga';
+
+export const FSFREEZE_HOOK = path.join(REPO, 'test/e2e/guest/fsfreeze-hook.sh');
+export const E2E_USER = 'e2e-user';
+export const E2E_USERS = [E2E_USER];
+
+/** qga-ts's entry point: the checkout's build, or QGA_E2E_QGA_TS (another build, e.g. a patched one). */
+export const QGA_TS_MAIN = path.resolve(process.env.QGA_E2E_QGA_TS ?? path.join(REPO, 'dist/main.js'));
+
+/** Host paths the agent needs in the guest: the checkout (node_modules, the hook), node, the qga-ts build. */
+export const HOST_PATHS = [REPO, path.dirname(path.dirname(process.execPath)), path.dirname(QGA_TS_MAIN)];
+
+export function agentArgv(kind: AgentKind): string[] {
+  const common = ['-m', 'virtio-serial', '-p', GUEST_AGENT_DEVICE, `-F${FSFREEZE_HOOK}`];
+  if (process.env.QGA_E2E_VERBOSE === '1') common.push('-v');
+  return kind === 'qga-ts' ? [process.execPath, QGA_TS_MAIN, ...common] : [QEMU_GA, ...common];
+}
+
+export interface StepContext {
+  kind: AgentKind;
+  vm: Vm;
+  ch: GuestChannel;
+  kernel: Kernel;
+  note(text: string): void;
+}
+
+export interface Step {
+  name: string;
+  run(ctx: StepContext): Promise<void>;
+  /** Values that legitimately differ between two guests or two runs, masked in both transcripts. */
+  mask?: (line: string) => string;
+  /** Turns qemu-ga 7.2's transcript line into the qemu-ga 10.2 line qga-ts targets (TARGET.md). */
+  to102?: (line: string) => string;
+  /** A comparison of its own, instead of line-by-line equality. */
+  compare?: (ours: string[], ref: string[]) => void;
+  /** Why the step is not compared. */
+  noDiff?: string;
+  timeoutMs?: number;
+}
+
+// ---------------------------------------------------------------- helpers
+
+const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+const unb64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+const numbers = (line: string): string => line.replace(/-?\d+(\.\d+)?(e[-+]?\d+)?/g, 'N');
+const maskKeys = (keys: string[]) => (line: string): string =>
+  line.replace(new RegExp(`"(${keys.join('|')})": -?[\\d.e+-]+`, 'g'), '"$1": N');
+
+function hostNowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+function timeFromRaw(raw: string): bigint {
+  const m = /"return": (\d+)/.exec(raw);
+  if (!m) throw new Error(`no time in ${raw}`);
+  return BigInt(m[1]);
+}
+
+interface ExecResult {
+  exitcode?: number;
+  signal?: number;
+  out: string;
+  err: string;
+  'out-truncated'?: boolean;
+}
+
+/** guest-exec, then guest-exec-status until exited; only the final status is recorded. */
+async function execWait(ch: GuestChannel, argv: string[], extra: Record<string, unknown> = {}): Promise<ExecResult> {
+  const { pid } = await ch.ok<{ pid: number }>('guest-exec', { path: argv[0], arg: argv.slice(1), 'capture-output': true, ...extra });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await ch.call('guest-exec-status', { pid }, { record: false });
+    skipIfUnsupported('guest-exec-status', r);
+    if (r.json.error) throw new Error(`guest-exec-status ${pid}: ${r.json.error.desc}`);
+    const st = r.json.return as { exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string; 'out-truncated'?: boolean };
+    if (st.exited) {
+      ch.record(`-> {"execute":"guest-exec-status","arguments":{"pid":${pid}}}`);
+      ch.record(`<- ${r.raw}`);
+      return { exitcode: st.exitcode, signal: st.signal, out: unb64(st['out-data'] ?? ''), err: unb64(st['err-data'] ?? ''), 'out-truncated': st['out-truncated'] };
+    }
+    if (Date.now() > deadline) throw new Error(`${argv.join(' ')} did not exit within 30 s`);
+    await sleep(100);
+  }
+}
+
+/** Reads a whole guest file through guest-file-* (not recorded: for checks only). */
+async function readGuestFile(ch: GuestChannel, file: string): Promise<string> {
+  const handle = await ch.ok<number>('guest-file-open', { path: file, mode: 'r' }, { record: false });
+  let text = '';
+  for (;;) {
+    const r = await ch.ok<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle, count: 65536 }, { record: false });
+    text += unb64(r['buf-b64']);
+    if (r.eof || r.count === 0) break;
+  }
+  await ch.ok('guest-file-close', { handle }, { record: false });
+  return text;
+}
+
+/** Polls `probe` until it returns a value, for things the guest kernel does asynchronously (hot-plug). */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+interface Vcpu {
+  'logical-id': number;
+  online: boolean;
+  'can-offline'?: boolean;
+}
+
+interface MemBlock {
+  'phys-index': number;
+  online: boolean;
+  'can-offline'?: boolean;
+}
+
+const eventMs = (e: QmpEvent): number => e.timestamp.seconds * 1000 + Math.round(e.timestamp.microseconds / 1000);
+
+/**
+ * guest-shutdown, then the QMP event that proves it worked. A reply means failure (or, when it is the
+ * "not supported" error, a skip): on success guest-shutdown never answers.
+ */
+async function shutdownAndWait(ch: GuestChannel, vm: Vm, args: Record<string, unknown> | undefined, event: string): Promise<QmpEvent> {
+  const qmp = await vm.monitor();
+  const from = qmp.events.length;
+  const reply = ch.sendNoReply('guest-shutdown', args, 60_000);
+  const seen = qmp.waitEvent(event, 60_000, from);
+  seen.catch(() => undefined);
+  const first = await Promise.race([reply.then((r) => ({ reply: r })), seen.then((e) => ({ event: e }))]);
+  if ('reply' in first && first.reply) {
+    ch.record(`<- ${first.reply.raw}`);
+    skipIfUnsupported('guest-shutdown', first.reply);
+    assert.fail(`guest-shutdown answered: ${first.reply.raw}`);
+  }
+  ch.record('<- (no reply)');
+  return seen;
+}
+
+const ONLINE_ORDER = (a: Vcpu, b: Vcpu): number => a['logical-id'] - b['logical-id'];
+
+// qemu-ga 7.2 wraps the GLib spawn error; 10.2 does not (TARGET.md, exec/errors).
+const unwrapExecError = (line: string): string =>
+  line.replace(/Guest agent command failed, error was '(.*)'"/, '$1"');
+
+// ---------------------------------------------------------------- the steps
+
+export const STEPS: Step[] = [
+  {
+    name: 'guest-sync-delimited, guest-sync and guest-ping over virtio-serial',
+    async run({ ch }) {
+      const r = await ch.call('guest-sync-delimited', { id: 123456789 });
+      assert.equal(r.raw, '\xff{"return": 123456789}');
+      // 0xFF resets the parser (and is itself answered with a parse error, as in qemu-ga).
+      ch.client.send('\xff{"execute":"gue\xff{"execute":"guest-sync-delimited","arguments":{"id":42}}');
+      ch.record('-> \\xff{"execute":"gue\\xff{"execute":"guest-sync-delimited","arguments":{"id":42}}');
+      for (let n = 0; ; n++) {
+        const [l] = await ch.client.lines(1, 30_000);
+        assert.ok(l !== undefined && n < 10, 'the guest-sync-delimited after 0xFF is answered');
+        ch.record(`<- ${l}`);
+        if (l === '\xff{"return": 42}') break;
+      }
+      // 63-bit ids survive exactly (read from the raw line: JSON.parse would round them).
+      ch.client.send('{"execute":"guest-sync","arguments":{"id":8070450532247928833}}');
+      const [line] = await ch.client.lines(1, 30_000);
+      ch.record('-> {"execute":"guest-sync","arguments":{"id":8070450532247928833}}');
+      ch.record(`<- ${line}`);
+      assert.equal(line, '{"return": 8070450532247928833}');
+      assert.deepEqual(await ch.ok('guest-ping'), {});
+      const e = await ch.fails('guest-no-such-command');
+      assert.equal(e.class, 'CommandNotFound');
+    },
+  },
+  {
+    name: 'guest-info',
+    async run({ ch, kind, note }) {
+      const info = await ch.ok<{ version: string; supported_commands: { name: string; enabled: boolean }[] }>('guest-info');
+      const names = info.supported_commands.map((c) => c.name);
+      for (const must of ['guest-ping', 'guest-exec', 'guest-file-open', 'guest-get-fsinfo', 'guest-shutdown', 'guest-fsfreeze-freeze']) {
+        assert.ok(names.includes(must), `${must} listed`);
+      }
+      if (kind === 'qga-ts') assert.equal(names.length, 43);
+      note(`version ${info.version}, ${names.length} commands, ${info.supported_commands.filter((c) => c.enabled).length} enabled`);
+    },
+    compare(ours, ref) {
+      // 10.2 (qga-ts's target) = 7.2's list without guest-get-devices, guest-network-get-route and
+      // guest-get-load first; the version string differs by definition.
+      type Info = { version: string; supported_commands: { name: string }[] };
+      const parse = (lines: string[]): Info => (JSON.parse(lines[1].slice(3)) as { return: Info }).return;
+      const o = parse(ours);
+      const r = parse(ref);
+      const expected = [
+        ...['guest-network-get-route', 'guest-get-load'].map((name) => ({ enabled: true, name, 'success-response': true })),
+        ...r.supported_commands.filter((c) => c.name !== 'guest-get-devices'),
+      ];
+      assert.deepEqual(o.supported_commands, expected);
+    },
+  },
+  {
+    name: 'guest-get-time',
+    async run({ ch }) {
+      const r = await ch.call('guest-get-time');
+      const skew = Number(timeFromRaw(r.raw) - hostNowNs()) / 1e9;
+      assert.ok(Math.abs(skew) < 120, `guest time is ${skew} s off the host's`);
+    },
+    mask: numbers,
+  },
+  {
+    name: 'guest-get-host-name, guest-get-timezone',
+    async run({ ch }) {
+      assert.deepEqual(await ch.ok('guest-get-host-name'), { 'host-name': GUEST_HOSTNAME });
+      const tz = await ch.ok<{ zone?: string; offset: number }>('guest-get-timezone');
+      assert.equal(typeof tz.offset, 'number');
+    },
+  },
+  {
+    name: 'guest-get-osinfo',
+    async run({ ch, kernel }) {
+      const os = await ch.ok<Record<string, string>>('guest-get-osinfo');
+      assert.equal(os['kernel-release'], kernel.version);
+      assert.equal(os.machine, 'x86_64');
+      const id = /^ID=(.*)$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/^"|"$/g, '');
+      assert.equal(os.id, id);
+    },
+  },
+  {
+    name: 'guest-get-load',
+    async run({ ch, kind }) {
+      const r = await ch.call('guest-get-load');
+      if (kind === 'qemu-ga' && r.json.error?.class === 'CommandNotFound') return; // new in 10.0
+      skipIfUnsupported('guest-get-load', r);
+      const load = r.json.return as Record<string, number>;
+      for (const k of ['load1m', 'load5m', 'load15m']) assert.ok(load[k] >= 0, `${k} in ${r.raw}`);
+    },
+    noDiff: 'guest-get-load is new in qemu-ga 10.0; the reference is 7.2',
+  },
+  {
+    name: 'guest-network-get-interfaces',
+    async run({ ch }) {
+      type Iface = { name: string; 'hardware-address'?: string; 'ip-addresses'?: { 'ip-address': string; prefix: number }[] };
+      const ifs = await ch.ok<Iface[]>('guest-network-get-interfaces');
+      const eth0 = ifs.find((i) => i.name === 'eth0');
+      assert.ok(eth0, 'eth0 listed');
+      assert.equal(eth0['hardware-address'], NIC_MAC);
+      assert.ok(eth0['ip-addresses']?.some((a) => a['ip-address'] === NIC_IPV4 && a.prefix === 24), 'eth0 has 192.0.2.15/24');
+      assert.ok(ifs.some((i) => i.name === 'lo'), 'lo listed');
+    },
+    // Packet counters depend on what the guest kernel sent since boot.
+    mask: maskKeys(['rx-bytes', 'rx-packets', 'rx-errs', 'rx-dropped', 'tx-bytes', 'tx-packets', 'tx-errs', 'tx-dropped']),
+  },
+  {
+    name: 'guest-network-get-route',
+    async run({ ch, kind }) {
+      const r = await ch.call('guest-network-get-route');
+      if (kind === 'qemu-ga' && r.json.error?.class === 'CommandNotFound') return; // new in 9.1
+      skipIfUnsupported('guest-network-get-route', r);
+      const routes = r.json.return as { iface: string; destination: string }[];
+      assert.ok(routes.some((x) => x.iface === 'eth0' && x.destination === '192.0.2.0'), `eth0's subnet route in ${r.raw}`);
+    },
+    noDiff: 'guest-network-get-route is new in qemu-ga 9.1; the reference is 7.2',
+  },
+  {
+    name: 'guest-get-vcpus',
+    async run({ ch }) {
+      const cpus = (await ch.ok<Vcpu[]>('guest-get-vcpus')).sort(ONLINE_ORDER);
+      assert.deepEqual(cpus.map((c) => [c['logical-id'], c.online]), [[0, true], [1, true]]);
+      assert.equal(cpus[1]['can-offline'], true);
+    },
+  },
+  {
+    name: 'guest-get-memory-blocks, guest-get-memory-block-info',
+    async run({ ch }) {
+      const blocks = await ch.ok<MemBlock[]>('guest-get-memory-blocks');
+      assert.ok(blocks.length >= 1 && blocks.every((b) => b.online), 'every boot memory block online');
+      const { size } = await ch.ok<{ size: number }>('guest-get-memory-block-info');
+      assert.equal(size, 128 << 20);
+    },
+  },
+  {
+    name: 'guest-get-users',
+    async run({ ch }) {
+      assert.ok(Array.isArray(await ch.ok('guest-get-users')));
+    },
+  },
+  {
+    name: 'guest-get-fsinfo (the virtio-blk data disk)',
+    async run({ ch }) {
+      type Fs = { name: string; mountpoint: string; type: string; 'total-bytes'?: number; disk: { 'bus-type': string; dev?: string; serial?: string }[] };
+      const fss = await ch.ok<Fs[]>('guest-get-fsinfo');
+      const data = fss.find((f) => f.mountpoint === '/mnt/data');
+      assert.ok(data, `/mnt/data listed in ${JSON.stringify(fss)}`);
+      assert.equal(data.type, 'ext4');
+      assert.equal(data.name, 'vda');
+      assert.equal(data.disk[0]?.['bus-type'], 'virtio');
+      assert.equal(data.disk[0]?.dev, '/dev/vda');
+      assert.ok((data['total-bytes'] ?? 0) > 40 << 20);
+    },
+    // 10.2 adds total-bytes-privileged (9.1); the rest must match 7.2 byte for byte.
+    mask: (line) => line.replace(/"total-bytes-privileged": \d+, /g, '').replace(/, "total-bytes-privileged": \d+/g, '').replace(/"used-bytes": \d+/g, '"used-bytes": N'),
+  },
+  {
+    name: 'guest-get-disks',
+    async run({ ch }) {
+      const disks = await ch.ok<{ name: string; partition: boolean; address?: { 'bus-type': string; serial?: string } }[]>('guest-get-disks');
+      const vda = disks.find((d) => d.name === '/dev/vda');
+      assert.ok(vda, `/dev/vda listed in ${JSON.stringify(disks)}`);
+      assert.equal(vda.partition, false);
+      assert.equal(vda.address?.['bus-type'], 'virtio');
+    },
+  },
+  {
+    name: 'guest-get-diskstats, guest-get-cpustats',
+    async run({ ch }) {
+      const disks = await ch.ok<{ name: string; stats: Record<string, number> }[]>('guest-get-diskstats');
+      assert.ok(disks.some((d) => d.name === 'vda'), 'vda has stats');
+      const cpus = await ch.ok<{ type: string; cpu: number }[]>('guest-get-cpustats');
+      assert.deepEqual(cpus.map((c) => [c.type, c.cpu]), [['linux', 0], ['linux', 1]]);
+    },
+    mask: numbers,
+  },
+  {
+    name: 'guest-file-* on the data disk and on /etc',
+    async run({ ch }) {
+      const text = 'written by the e2e test\n';
+      const h = await ch.ok<number>('guest-file-open', { path: '/mnt/data/e2e.txt', mode: 'w+' });
+      assert.deepEqual(await ch.ok('guest-file-write', { handle: h, 'buf-b64': b64(text) }), { count: text.length, eof: false });
+      assert.deepEqual(await ch.ok('guest-file-seek', { handle: h, offset: 8, whence: 'set' }), { position: 8, eof: false });
+      const part = await ch.ok<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle: h, count: 3 });
+      assert.equal(unb64(part['buf-b64']), 'by ');
+      assert.deepEqual(await ch.ok('guest-file-seek', { handle: h, offset: 0, whence: 'set' }), { position: 0, eof: false });
+      const all = await ch.ok<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle: h, count: 4096 });
+      assert.equal(unb64(all['buf-b64']), text);
+      assert.equal(all.eof, true);
+      assert.deepEqual(await ch.ok('guest-file-flush', { handle: h }), {});
+      assert.deepEqual(await ch.ok('guest-file-close', { handle: h }), {});
+      // Append mode, then the whole file back.
+      const a = await ch.ok<number>('guest-file-open', { path: '/mnt/data/e2e.txt', mode: 'a' });
+      await ch.ok('guest-file-write', { handle: a, 'buf-b64': b64('appended\n') });
+      await ch.ok('guest-file-close', { handle: a });
+      const r = await ch.ok<number>('guest-file-open', { path: '/mnt/data/e2e.txt' });
+      const back = await ch.ok<{ 'buf-b64': string }>('guest-file-read', { handle: r });
+      assert.equal(unb64(back['buf-b64']), text + 'appended\n');
+      await ch.ok('guest-file-close', { handle: r });
+      // The guest's own files, seen through the overlay.
+      const e = await ch.ok<number>('guest-file-open', { path: '/etc/hostname', mode: 'r' });
+      const hostname = await ch.ok<{ 'buf-b64': string }>('guest-file-read', { handle: e, count: 100 });
+      assert.equal(unb64(hostname['buf-b64']), `${GUEST_HOSTNAME}\n`);
+      await ch.ok('guest-file-close', { handle: e });
+      // Errors.
+      await ch.fails('guest-file-open', { path: '/mnt/data/no/such/file', mode: 'r' });
+      await ch.fails('guest-file-read', { handle: h, count: 1 });
+      await ch.fails('guest-file-open', { path: '/mnt/data/e2e.txt', mode: 'q' });
+    },
+  },
+  {
+    name: 'guest-exec and guest-exec-status',
+    async run({ ch, kernel }) {
+      const uname = await execWait(ch, ['/bin/uname', '-r']);
+      assert.deepEqual([uname.exitcode, uname.out], [0, `${kernel.version}\n`]);
+      const cat = await execWait(ch, ['/bin/cat'], { 'input-data': b64('through stdin\n') });
+      assert.deepEqual([cat.exitcode, cat.out], [0, 'through stdin\n']);
+      const sh = await execWait(ch, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
+      assert.deepEqual([sh.exitcode, sh.out, sh.err], [3, 'out\n', 'err\n']);
+      const env = await execWait(ch, ['/usr/bin/env'], { env: ['E2E_VAR=e2e value'] });
+      assert.match(env.out, /^E2E_VAR=e2e value$/m);
+      const killed = await execWait(ch, ['/bin/sh', '-c', 'kill -9 $$']);
+      assert.equal(killed.signal, 9);
+      await ch.fails('guest-exec', { path: '/nonexistent/e2e-binary' });
+      await ch.fails('guest-exec-status', { pid: 999999 });
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+    to102: (line) => unwrapExecError(line).replace(`"desc": "Invalid parameter 'pid'"`, '"desc": "PID 999999 does not exist"'),
+  },
+  {
+    name: 'host disconnect: the host closes and reopens the chardev socket mid-session',
+    async run({ ch, vm }) {
+      const starts = vm.agentStarts();
+      // 1. A request cut in half, then the host goes away.
+      ch.client.send('{"execute":"guest-ping","argu');
+      await sleep(200);
+      await ch.reconnect(() => vm.connectAgent(30_000));
+      assert.deepEqual(await ch.ok('guest-ping'), {});
+      // 2. A reply still pending when the host goes away: it reaches the next connection, before the resync.
+      ch.client.send('{"execute":"guest-get-fsinfo"}{"execute":"guest-info"}');
+      ch.client.close();
+      await sleep(300);
+      await ch.reconnect(() => vm.connectAgent(30_000));
+      assert.deepEqual(await ch.ok('guest-ping'), {});
+      // 3. Quick close/reopen cycles with nothing sent.
+      for (let i = 0; i < 3; i++) await ch.reconnect(() => vm.connectAgent(30_000));
+      assert.deepEqual(await ch.ok('guest-get-host-name'), { 'host-name': GUEST_HOSTNAME });
+      assert.equal(vm.agentStarts(), starts, 'the agent was not restarted');
+      assert.doesNotMatch(vm.consoleText(), /QGA-E2E-AGENT-EXITED/);
+    },
+  },
+  {
+    name: 'guest-fsfreeze-* with a hook script',
+    async run({ ch }) {
+      assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+      const r = await ch.call('guest-fsfreeze-freeze');
+      skipIfUnsupported('guest-fsfreeze-freeze', r);
+      let ok = false;
+      try {
+        assert.equal(r.json.return, 1, `one filesystem (/mnt/data) frozen: ${r.raw}`);
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'frozen');
+        const refused = await ch.fails('guest-get-osinfo');
+        assert.equal(refused.class, 'CommandNotFound');
+        assert.deepEqual(await ch.ok('guest-ping'), {});
+        assert.equal(await ch.ok('guest-fsfreeze-thaw'), 1);
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+        assert.equal(await ch.ok('guest-fsfreeze-freeze-list', { mountpoints: ['/mnt/data'] }), 1);
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'frozen');
+        assert.equal(await ch.ok('guest-fsfreeze-thaw'), 1);
+        // Thawing what is not frozen thaws nothing (the hook still runs, as in qemu-ga).
+        assert.equal(await ch.ok('guest-fsfreeze-thaw'), 0);
+        // A mount point that is not mounted is no error: nothing frozen.
+        assert.equal(await ch.ok('guest-fsfreeze-freeze-list', { mountpoints: ['/no/such/mountpoint'] }), 0);
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+        ok = true;
+      } finally {
+        // Never leave the guest frozen for the next steps.
+        if (!ok) await ch.call('guest-fsfreeze-thaw', undefined, { record: false }).catch(() => undefined);
+      }
+      const hookLog = await readGuestFile(ch, `${GUEST_RUN_DIR}/fsfreeze-hook.log`);
+      ch.record(`hook log: ${JSON.stringify(hookLog)}`);
+      assert.match(hookLog, /^freeze\nthaw\nfreeze\nthaw\n/, 'the hook ran before each freeze and after each thaw');
+    },
+    // 10.2 rewords the frozen-state refusal (TARGET.md §4).
+    to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
+  },
+  {
+    name: 'guest-fstrim',
+    async run({ ch }) {
+      const r = await ch.ok<{ paths: { path: string; trimmed?: number; minimum?: number; error?: string }[] }>('guest-fstrim');
+      const data = r.paths.find((p) => p.path === '/mnt/data');
+      assert.ok(data && data.error === undefined && (data.trimmed ?? 0) > 0, `/mnt/data trimmed: ${JSON.stringify(r)}`);
+    },
+    // How much is trimmed depends on what ext4's lazy init has written so far.
+    mask: (line) => line.replace(/"trimmed": \d+/g, '"trimmed": N'),
+  },
+  {
+    name: 'guest-set-vcpus: cpu1 offline and online again',
+    async run({ ch }) {
+      assert.equal(await ch.ok('guest-set-vcpus', { vcpus: [{ 'logical-id': 1, online: false }] }), 1);
+      assert.deepEqual((await ch.ok<Vcpu[]>('guest-get-vcpus')).sort(ONLINE_ORDER).map((c) => c.online), [true, false]);
+      assert.equal(await ch.ok('guest-set-vcpus', { vcpus: [{ 'logical-id': 1, online: true }] }), 1);
+      assert.deepEqual((await ch.ok<Vcpu[]>('guest-get-vcpus')).sort(ONLINE_ORDER).map((c) => c.online), [true, true]);
+      // cpu0 cannot go offline: nothing processed, an error.
+      await ch.fails('guest-set-vcpus', { vcpus: [{ 'logical-id': 0, online: false }] });
+    },
+  },
+  {
+    name: 'vCPU hot-plug (QMP device_add) + guest-set-vcpus online',
+    async run({ ch, vm }) {
+      const qmp = await vm.monitor();
+      const slots = (await qmp.execute('query-hotpluggable-cpus')) as { type: string; props: Record<string, number>; 'qom-path'?: string }[];
+      const free = slots.filter((s) => s['qom-path'] === undefined).sort((a, b) => (a.props['core-id'] ?? 0) - (b.props['core-id'] ?? 0))[0];
+      assert.ok(free, 'a free CPU slot');
+      await qmp.execute('device_add', { driver: free.type, id: 'e2e-cpu2', ...free.props });
+      const cpu = await until('the hot-plugged CPU appears in guest-get-vcpus', async () =>
+        (await ch.ok<Vcpu[]>('guest-get-vcpus', undefined, { record: false })).find((c) => c['logical-id'] === 2),
+      );
+      assert.equal(cpu.online, false, 'a hot-plugged CPU starts offline (no udev rule)');
+      assert.equal(await ch.ok('guest-set-vcpus', { vcpus: [{ 'logical-id': 2, online: true }] }), 1);
+      assert.deepEqual((await ch.ok<Vcpu[]>('guest-get-vcpus')).sort(ONLINE_ORDER).map((c) => [c['logical-id'], c.online]), [[0, true], [1, true], [2, true]]);
+    },
+  },
+  {
+    name: 'memory hot-plug (QMP object-add + pc-dimm) + guest-set-memory-blocks online',
+    async run({ ch, vm }) {
+      const before = new Set((await ch.ok<MemBlock[]>('guest-get-memory-blocks')).map((b) => b['phys-index']));
+      const qmp = await vm.monitor();
+      await qmp.execute('object-add', { 'qom-type': 'memory-backend-ram', id: 'e2e-mem0', size: 128 << 20 });
+      await qmp.execute('device_add', { driver: 'pc-dimm', id: 'e2e-dimm0', memdev: 'e2e-mem0' });
+      const added = await until('the DIMM appears in guest-get-memory-blocks', async () => {
+        const blocks = await ch.ok<MemBlock[]>('guest-get-memory-blocks', undefined, { record: false });
+        const fresh = blocks.filter((b) => !before.has(b['phys-index']));
+        return fresh.length > 0 ? fresh : undefined;
+      });
+      assert.ok(added.every((b) => !b.online), 'hot-plugged memory starts offline (no auto-online)');
+      const r = await ch.ok<{ 'phys-index': number; response: string }[]>('guest-set-memory-blocks', {
+        'mem-blks': added.map((b) => ({ 'phys-index': b['phys-index'], online: true })),
+      });
+      assert.deepEqual(r.map((x) => x.response), added.map(() => 'success'));
+      const after = await ch.ok<MemBlock[]>('guest-get-memory-blocks');
+      assert.ok(after.every((b) => b.online), 'every block online now');
+    },
+  },
+  {
+    name: 'guest-set-time',
+    async run({ ch }) {
+      const hour = 3600n * 1_000_000_000n;
+      const r = await ch.call('guest-set-time', { time: hostNowNs() + hour });
+      skipIfUnsupported('guest-set-time', r);
+      assert.deepEqual(r.json, { return: {} }, r.raw);
+      const ahead = Number(timeFromRaw((await ch.call('guest-get-time')).raw) - hostNowNs()) / 1e9;
+      assert.ok(Math.abs(ahead - 3600) < 60, `guest clock ~1 h ahead, is ${ahead} s`);
+      assert.deepEqual(await ch.ok('guest-set-time', { time: hostNowNs() }), {});
+      // No time: the system clock is set from the (just written) hardware clock.
+      assert.deepEqual(await ch.ok('guest-set-time'), {});
+      const skew = Number(timeFromRaw((await ch.call('guest-get-time')).raw) - hostNowNs()) / 1e9;
+      assert.ok(Math.abs(skew) < 60, `guest clock back to the host's, ${skew} s off`);
+      await ch.fails('guest-set-time', { time: -1 });
+    },
+    mask: numbers,
+  },
+  {
+    name: 'guest-set-user-password',
+    async run({ ch }) {
+      const shadowEntry = async (): Promise<string> =>
+        (await readGuestFile(ch, '/etc/shadow')).split('\n').find((l) => l.startsWith(`${E2E_USER}:`))?.split(':')[1] ?? '(no entry)';
+      const before = await shadowEntry();
+      assert.deepEqual(await ch.ok('guest-set-user-password', { username: E2E_USER, password: b64('e2e-secret'), crypted: false }), {});
+      const hashed = await shadowEntry();
+      assert.ok(hashed.startsWith('$') && hashed !== before, `a password hash in /etc/shadow: ${hashed}`);
+      const crypted = '$6$e2esalt$zOZct7UrQ6sIsfNBvQ662sivB4IXS47jqkC00bpToWkcNcVJZlzm.A.58f.uTQl8Hqx11f6uRjh6fuVVeriPR0';
+      assert.deepEqual(await ch.ok('guest-set-user-password', { username: E2E_USER, password: b64(crypted), crypted: true }), {});
+      assert.equal(await shadowEntry(), crypted);
+      const e = await ch.fails('guest-set-user-password', { username: 'no-such-e2e-user', password: b64('x'), crypted: false });
+      assert.match(e.desc, /^child process has failed to set user password/);
+    },
+    // 10.2 appends the helper's output to the failure (TARGET.md §4, "helper programs"); 7.2 does not.
+    mask: (line) => line.replace(/("desc": "child process has failed to set user password)(?:[^"\\]|\\.)*"/, '$1"'),
+  },
+  {
+    name: 'guest-ssh-*-authorized-keys',
+    async run({ ch }) {
+      const k1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2e1 e2e-one@host';
+      const k2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDe2ee2ee2ee2ee2ee2ee2ee2ee2ee2ee2ee2e2 e2e-two@host';
+      const k3 = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBe2e3 e2e-three@host';
+      const get = async (): Promise<string[]> => (await ch.ok<{ keys: string[] }>('guest-ssh-get-authorized-keys', { username: E2E_USER })).keys;
+      const r = await ch.call('guest-ssh-add-authorized-keys', { username: E2E_USER, keys: [k1, k2] });
+      skipIfUnsupported('guest-ssh-add-authorized-keys', r);
+      assert.deepEqual(r.json, { return: {} }, r.raw);
+      // The file keeps the order keys were added in, one a line, no newline after the last (qemu-ga's
+      // g_strjoinv); get lists them in qemu-ga's (reversed) order, which the differential checks.
+      const file = `/home/${E2E_USER}/.ssh/authorized_keys`;
+      assert.deepEqual((await get()).sort(), [k1, k2].sort());
+      assert.deepEqual(await ch.ok('guest-ssh-add-authorized-keys', { username: E2E_USER, keys: [k2, k3] }), {});
+      assert.deepEqual((await get()).sort(), [k1, k2, k3].sort());
+      assert.equal(await readGuestFile(ch, file), `${k1}\n${k2}\n${k3}`);
+      assert.deepEqual(await ch.ok('guest-ssh-remove-authorized-keys', { username: E2E_USER, keys: [k2] }), {});
+      assert.deepEqual((await get()).sort(), [k1, k3].sort());
+      assert.deepEqual(await ch.ok('guest-ssh-add-authorized-keys', { username: E2E_USER, keys: [k2], reset: true }), {});
+      assert.deepEqual(await get(), [k2]);
+      assert.equal(await readGuestFile(ch, file), k2);
+      const st = await execWait(ch, ['/usr/bin/stat', '-c', '%a %U %G %n', `/home/${E2E_USER}/.ssh`, file]);
+      assert.equal(st.out, `700 ${E2E_USER} ${E2E_USER} /home/${E2E_USER}/.ssh\n600 ${E2E_USER} ${E2E_USER} ${file}\n`);
+      await ch.fails('guest-ssh-get-authorized-keys', { username: 'no-such-e2e-user' });
+      await ch.fails('guest-ssh-add-authorized-keys', { username: E2E_USER, keys: ['not a key\nwith a newline'] });
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+  },
+  {
+    name: 'guest-shutdown mode=reboot: no reply, QMP RESET, the agent answers again',
+    timeoutMs: 150_000,
+    async run({ ch, vm, note }) {
+      const starts = vm.agentStarts();
+      const t0 = Date.now();
+      const ev = await shutdownAndWait(ch, vm, { mode: 'reboot' }, 'RESET');
+      assert.deepEqual(ev.data, { guest: true, reason: 'guest-reset' });
+      await ch.reconnect(() => vm.connectAgent(120_000));
+      note(`RESET after ${(eventMs(ev) - t0) / 1000} s, the agent answered again after ${(Date.now() - t0) / 1000} s`);
+      assert.equal(vm.agentStarts(), starts + 1, 'the guest started the agent once more');
+      assert.deepEqual(await ch.ok('guest-ping'), {});
+      // The data disk kept what was written before the reboot.
+      const h = await ch.ok<number>('guest-file-open', { path: '/mnt/data/e2e.txt' });
+      const r = await ch.ok<{ 'buf-b64': string }>('guest-file-read', { handle: h });
+      assert.equal(unb64(r['buf-b64']), 'written by the e2e test\nappended\n');
+      await ch.ok('guest-file-close', { handle: h });
+    },
+  },
+  {
+    name: 'guest-shutdown (powerdown): no reply, QMP SHUTDOWN, VM state shutdown',
+    timeoutMs: 90_000,
+    async run({ ch, vm, note }) {
+      const t0 = Date.now();
+      const ev = await shutdownAndWait(ch, vm, undefined, 'SHUTDOWN');
+      note(`SHUTDOWN after ${(eventMs(ev) - t0) / 1000} s`);
+      assert.deepEqual(ev.data, { guest: true, reason: 'guest-shutdown' });
+      const status = (await (await vm.monitor()).execute('query-status')) as { status: string; running: boolean };
+      assert.deepEqual([status.status, status.running], ['shutdown', false]);
+    },
+  },
+];

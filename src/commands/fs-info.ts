@@ -15,7 +15,8 @@ import type { AgentContext } from './context.ts';
 import { walkDevice, type DeviceWalk } from './disk-address.ts';
 
 export interface FsinfoOptions {
-  /** statvfs() of the mount points (already under the root); defaults to the bounded threadpool calls. */
+  /** statvfs() of the mount points (latin1 byte strings, already under the root); defaults to the bounded
+   *  threadpool calls. */
   statvfs?: (paths: readonly string[]) => Promise<(Statvfs | null)[]>;
   /** Keep only the first mount of each device (10.2+). Default true. */
   dedup?: boolean;
@@ -46,7 +47,7 @@ export async function fsinfo(root: string, opts: FsinfoOptions = {}): Promise<Gu
   const mounts = buildFsMountList(root, { dedup: opts.dedup ?? true });
   const stat = opts.statvfs ?? statvfsMany;
   // The statvfs() calls run on the threadpool while the sysfs walks run here.
-  const sizes = mounts.length === 0 ? Promise.resolve([]) : stat(mounts.map((m) => rooted(root, m.dirname)));
+  const sizes = mounts.length === 0 ? Promise.resolve([]) : stat(mounts.map((m) => rooted(root, m.dirnameBytes)));
   const entries = mounts.map((m) => fsinfoEntry(root, m, null));
   const failed = entries.find((e) => e.error !== undefined);
   const got = await sizes;

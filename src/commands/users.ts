@@ -3,6 +3,7 @@
 // first appearance, with the earliest login time.
 import type { GuestUser } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';
+import { decodeCString } from '../json/utf8.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import type { AgentContext } from './context.ts';
 
@@ -35,7 +36,7 @@ export function usersFromUtmp(data: Buffer): GuestUser[] {
       if (loginTime < known['login-time']) known['login-time'] = loginTime;
       continue;
     }
-    const user: GuestUser = { user: raw.toString('utf8'), 'login-time': loginTime };
+    const user: GuestUser = { user: decodeCString(raw), 'login-time': loginTime };
     byName.set(key, user);
     result.push(user);
   }

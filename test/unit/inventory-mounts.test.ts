@@ -22,10 +22,14 @@ test('mountinfo: block-device mounts in order, escapes decoded, first mount of a
   ].join('\n');
   const opts = { statSource: blockDev(8, 16) };
   assert.deepEqual(parseMountinfo(text + '\n', opts), [
-    { dirname: '/', devtype: 'ext4', devmajor: 254, devminor: 0 },
-    { dirname: '/mnt/a b\\c\\d', devtype: 'ext4', devmajor: 254, devminor: 1 },
-    { dirname: '/btr', devtype: 'btrfs', devmajor: 8, devminor: 16 },
-    { dirname: '/last', devtype: 'xfs', devmajor: 8, devminor: 2 },
+    { dirname: '/', dirnameBytes: '/', devtype: 'ext4', devmajor: 254, devminor: 0 },
+    { dirname: '/mnt/a b\\c\\d', dirnameBytes: '/mnt/a b\\c\\d', devtype: 'ext4', devmajor: 254, devminor: 1 },
+    { dirname: '/btr', dirnameBytes: '/btr', devtype: 'btrfs', devmajor: 8, devminor: 16 },
+    { dirname: '/last', dirnameBytes: '/last', devtype: 'xfs', devmajor: 8, devminor: 2 },
+  ]);
+  // Bytes that are not UTF-8: text for the response, exact bytes for system calls.
+  assert.deepEqual(parseMountinfo('40 27 8:9 / /x\\377\xc3\xa9 rw - ext4 /dev/sdq rw\n'), [
+    { dirname: '/x\ufffd\u00e9', dirnameBytes: '/x\xff\xc3\xa9', devtype: 'ext4', devmajor: 8, devminor: 9 },
   ]);
   assert.deepEqual(
     parseMountinfo(text, { ...opts, dedup: false }).map((m) => m.dirname),
@@ -48,13 +52,13 @@ test('/proc/self/mounts fallback: sources starting with "/", no smbfs/cifs, bind
   const statSource = (p: string) =>
     p === '/srv' ? { isDirectory: true, isBlockDevice: false, rdevMajor: 0, rdevMinor: 0 } : p === '/dev/vda' ? blockDev(254, 0)() : null;
   assert.deepEqual(parseMounts(text, { statSource, dedup: false }), [
-    { dirname: '/', devtype: 'ext4', devmajor: 254, devminor: 0 },
-    { dirname: '/mnt/x y', devtype: 'ext4', devmajor: 0, devminor: 0 },
+    { dirname: '/', dirnameBytes: '/', devtype: 'ext4', devmajor: 254, devminor: 0 },
+    { dirname: '/mnt/x y', dirnameBytes: '/mnt/x y', devtype: 'ext4', devmajor: 0, devminor: 0 },
   ]);
 });
 
 test('fsinfo sizes: unsigned long arithmetic on f_frsize, f_blocks, f_bfree, f_bavail', () => {
-  const mount = { dirname: '/nowhere', devtype: 'ext4', devmajor: 4095, devminor: 4095 };
+  const mount = { dirname: '/nowhere', dirnameBytes: '/nowhere', devtype: 'ext4', devmajor: 4095, devminor: 4095 };
   const sv: Statvfs = { frsize: 4096n, blocks: 1000n, bfree: 300n, bavail: 200n };
   const { info } = fsinfoEntry('/', mount, sv);
   assert.deepEqual(info, {

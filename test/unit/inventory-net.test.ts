@@ -153,3 +153,13 @@ test('/proc/net/dev: the direct read of the counters agrees with the sscanf() fo
     { numRuns: 20000 },
   );
 });
+
+test('names are bytes: matched against /proc/net/dev byte for byte, printed as qemu-ga prints them', () => {
+  const name = 'wl\xc3\xa4n\xff'; // "wlän" in UTF-8, then a byte that is not UTF-8
+  const dev = `  ${name}: 1 2 3 4 0 0 0 0 5 6 7 8 0 0 0 0\n`;
+  const { src, asked } = source([{ name, family: AF_INET, addr: Uint8Array.of(10, 0, 0, 1), netmask: Uint8Array.of(255, 0, 0, 0) }], {}, dev);
+  const [i] = networkInterfaces(src);
+  assert.equal(i.name, 'wlän\ufffd');
+  assert.deepEqual(i.statistics, { 'rx-bytes': 1n, 'rx-packets': 2n, 'rx-errs': 3n, 'rx-dropped': 4n, 'tx-bytes': 5n, 'tx-packets': 6n, 'tx-errs': 7n, 'tx-dropped': 8n });
+  assert.deepEqual(asked, [name]);
+});

@@ -12,7 +12,7 @@ const IF_NAMESIZE = 16;
 const IFREQ_SIZE = 40;
 
 export interface IfAddrEntry {
-  /** ifa_name (an interface name, or an IPv4 label such as "eth0:1"). */
+  /** ifa_name (an interface name, or an IPv4 label such as "eth0:1"), its bytes as a latin1 string. */
   name: string;
   /** ifa_addr->sa_family, or -1 when ifa_addr is NULL. */
   family: number;
@@ -29,6 +29,7 @@ interface Fns {
   socket: (domain: number, type: number, proto: number) => number;
   ioctl: (fd: number, req: number, arg: Buffer) => number;
   close: (fd: number) => number;
+  strlen: (p: bigint) => number | bigint;
 }
 
 let fns: Fns | undefined;
@@ -43,6 +44,7 @@ function load(): Fns {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
     close: libc.func('int close(int fd)'),
+    strlen: libc.func('size_t strlen(const void *s)'),
   };
   return fns;
 }
@@ -62,7 +64,12 @@ export function getIfAddrs(): IfAddrEntry[] {
       const namePtr = node.getBigUint64(8, true);
       const addr = node.getBigUint64(24, true);
       const netmask = node.getBigUint64(32, true);
-      const entry: IfAddrEntry = { name: namePtr ? (koffi.decode.string(namePtr) as string) : '', family: -1 };
+      let name = '';
+      if (namePtr) {
+        const len = Number(f.strlen(namePtr));
+        name = len === 0 ? '' : Buffer.from(koffi.view(namePtr, len) as ArrayBuffer).toString('latin1');
+      }
+      const entry: IfAddrEntry = { name, family: -1 };
       if (addr) {
         const sa = new Uint8Array(koffi.view(addr, 24) as ArrayBuffer);
         const family = sa[0] | (sa[1] << 8);
@@ -97,12 +104,13 @@ export class HwAddrQuery {
     if (this.fd < 0) throw errnoError('socket', this.f.koffi.errno());
   }
 
-  /** The first 6 bytes of the hardware address, or undefined when the ioctl fails. */
+  /** The first 6 bytes of the hardware address of `name` (bytes as a latin1 string), or undefined when
+   *  the ioctl fails. */
   get(name: string): Uint8Array | undefined {
     const ifr = this.ifr;
     ifr.fill(0);
     // pstrcpy(ifr_name, IF_NAMESIZE, name): at most 15 bytes and a NUL.
-    Buffer.from(name, 'utf8').copy(ifr, 0, 0, IF_NAMESIZE - 1);
+    Buffer.from(name, 'latin1').copy(ifr, 0, 0, IF_NAMESIZE - 1);
     if (this.f.ioctl(this.fd, SIOCGIFHWADDR, ifr) === -1) return undefined;
     // ifr_hwaddr is a struct sockaddr at offset 16; sa_data starts 2 bytes in.
     return new Uint8Array(ifr.subarray(18, 24));

@@ -2,13 +2,16 @@
 // /proc/self/mountinfo backed by a block device (btrfs: the device of its source), first mount of each
 // device only; /proc/self/mounts when mountinfo cannot be opened.
 import * as fs from 'node:fs';
+import { decodeCString } from '../../json/utf8.ts';
 import { genericError } from '../../protocol/errors.ts';
 import { rooted } from './paths.ts';
 import { sscanf } from './scanf.ts';
 
 export interface FsMount {
-  /** Mount point, unescaped. */
+  /** Mount point, unescaped, as text (what responses show; bytes that are not UTF-8 print as U+FFFD). */
   dirname: string;
+  /** The mount point's exact bytes as a latin1 string: use Buffer.from(dirnameBytes, 'latin1') as a path. */
+  dirnameBytes: string;
   /** Filesystem type. */
   devtype: string;
   devmajor: number;
@@ -18,16 +21,20 @@ export interface FsMount {
 export interface MountListOptions {
   /** Drop a mount whose major:minor is already listed (10.2+; 7.2 keeps bind mounts). Default true. */
   dedup?: boolean;
-  /** stat() of a mount source: its file type and device numbers. Defaults to fs.statSync under the root. */
+  /** stat() of a mount source (its bytes as a latin1 string): file type and device numbers. Defaults to
+   *  fs.statSync under the root. */
   statSource?: (path: string) => { isDirectory: boolean; isBlockDevice: boolean; rdevMajor: number; rdevMinor: number } | null;
 }
 
-/** Bytes of a latin1 "byte string" as text (invalid UTF-8 sequences become U+FFFD). */
+/**
+ * A latin1 "byte string" (one char per byte, as read from /proc or sysfs) as the text qemu-ga prints:
+ * its modified UTF-8 decoding, each rejected sequence one U+FFFD.
+ */
 export function bytesToText(s: string): string {
-  // Fast path: pure ASCII.
+  // Fast path: pure ASCII without NUL.
   // eslint-disable-next-line no-control-regex
-  if (!/[^\x00-\x7f]/.test(s)) return s;
-  return Buffer.from(s, 'latin1').toString('utf8');
+  if (!/[^\x01-\x7f]/.test(s)) return s;
+  return decodeCString(Buffer.from(s, 'latin1'));
 }
 
 /** decode_mntname(): \\ and \NNN (first digit 0-3) are unescaped; any other backslash stays. */
@@ -62,7 +69,7 @@ function minor(rdev: number): number {
 function defaultStatSource(root: string) {
   return (p: string) => {
     try {
-      const st = fs.statSync(rooted(root, p));
+      const st = fs.statSync(Buffer.from(rooted(root, p), 'latin1'));
       return { isDirectory: st.isDirectory(), isBlockDevice: st.isBlockDevice(), rdevMajor: major(st.rdev), rdevMinor: minor(st.rdev) };
     } catch {
       return null;
@@ -152,7 +159,7 @@ export function parseMountinfo(text: string, opts: MountListOptions & { root?: s
     if (devmajor === 0) {
       // btrfs reports major 0: take the numbers of its source device.
       if (devtype !== 'btrfs') continue;
-      const d = devMajorMinor(statSource, bytesToText(decodeMntName(f.source)));
+      const d = devMajorMinor(statSource, decodeMntName(f.source));
       if (d.rc < 0) continue;
       devmajor = d.major;
       devminor = d.minor;
@@ -160,7 +167,8 @@ export function parseMountinfo(text: string, opts: MountListOptions & { root?: s
     const key = `${devmajor}:${devminor}`;
     if (dedup && seen.has(key)) continue;
     seen.add(key);
-    mounts.push({ dirname: bytesToText(decodeMntName(f.dir)), devtype: bytesToText(devtype), devmajor, devminor });
+    const dir = decodeMntName(f.dir);
+    mounts.push({ dirname: bytesToText(dir), dirnameBytes: dir, devtype: bytesToText(devtype), devmajor, devminor });
   }
   return mounts;
 }
@@ -187,12 +195,12 @@ export function parseMounts(text: string, opts: MountListOptions & { root?: stri
     const dir = decodeMntent(fields[1] ?? '');
     const type = decodeMntent(fields[2] ?? '');
     if (!fsname.startsWith('/') || type === 'smbfs' || type === 'cifs') continue;
-    const d = devMajorMinor(statSource, bytesToText(fsname));
+    const d = devMajorMinor(statSource, fsname);
     if (d.rc === -2) continue;
     const key = `${d.major}:${d.minor}`;
     if (dedup && seen.has(key)) continue;
     seen.add(key);
-    mounts.push({ dirname: bytesToText(dir), devtype: bytesToText(type), devmajor: d.major, devminor: d.minor });
+    mounts.push({ dirname: bytesToText(dir), dirnameBytes: dir, devtype: bytesToText(type), devmajor: d.major, devminor: d.minor });
   }
   return mounts;
 }

@@ -19,20 +19,22 @@ const MAX_IN_FLIGHT = 64;
 /** sizeof(struct statvfs) on LP64 (x86_64, aarch64). */
 const STATVFS_SIZE = 112;
 
-/** One asynchronous statvfs(): calls back once with the result, or null when it failed. */
+/** One asynchronous statvfs() of a path given as a latin1 byte string: calls back once with the result,
+ *  or null when it failed. */
 export type StatvfsImpl = (path: string, done: (result: Statvfs | null) => void) => void;
 
-type AsyncFn = (path: string, buf: Buffer, cb: (err: unknown, res: number) => void) => void;
+type AsyncFn = (path: Buffer, buf: Buffer, cb: (err: unknown, res: number) => void) => void;
 let statvfsAsync: AsyncFn | undefined;
 
 /** glibc's statvfs() through koffi's asynchronous call (libuv threadpool). */
 export const koffiStatvfs: StatvfsImpl = (path, done) => {
   if (statvfsAsync === undefined) {
-    const fn = ffi().libc.func('int statvfs(const char *path, _Out_ uint8_t *buf)');
+    const fn = ffi().libc.func('int statvfs(const uint8_t *path, _Out_ uint8_t *buf)');
     statvfsAsync = fn.async as AsyncFn;
   }
   const buf = Buffer.alloc(STATVFS_SIZE);
-  statvfsAsync(path, buf, (err, res) => {
+  // The exact bytes of the path, NUL-terminated (a JS string would be re-encoded as UTF-8).
+  statvfsAsync(Buffer.from(path + '\0', 'latin1'), buf, (err, res) => {
     if (err || res !== 0) return done(null);
     // f_bsize, f_frsize, f_blocks, f_bfree, f_bavail: unsigned longs from offset 0.
     done({
@@ -67,7 +69,7 @@ function callOnce(impl: StatvfsImpl, path: string, deadline: number): Promise<St
 }
 
 /**
- * statvfs() of every path, concurrently, all within one time limit: null where the call failed, did
+ * statvfs() of every path (latin1 byte strings), concurrently, all within one time limit: null where the call failed, did
  * not answer in time, or is still stuck from an earlier request. Results are in the order of `paths`.
  */
 export async function statvfsMany(

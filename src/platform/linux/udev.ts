@@ -2,6 +2,7 @@
 // `uevent` file (DEVNAME, MAJOR, MINOR) and the udev database /run/udev/data/b<major>:<minor> (E: lines,
 // e.g. ID_SERIAL, DM_NAME). No udev daemon is needed; without a database only uevent properties exist.
 import * as fs from 'node:fs';
+import { decodeCString } from '../../json/utf8.ts';
 import { rooted, unrooted } from './paths.ts';
 
 export interface UdevDevice {
@@ -13,12 +14,19 @@ export interface UdevDevice {
   property(key: string): string | undefined;
 }
 
+/** A file's bytes as a latin1 string, or undefined. */
 function readText(p: string): string | undefined {
   try {
-    return fs.readFileSync(p, 'utf8');
+    return fs.readFileSync(p, 'latin1');
   } catch {
     return undefined;
   }
+}
+
+/** Bytes (latin1 string) as the text qemu-ga prints. */
+function text(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x01-\x7f]/.test(s) ? decodeCString(Buffer.from(s, 'latin1')) : s;
 }
 
 /** KEY=VALUE lines of a uevent file. */
@@ -88,7 +96,10 @@ export function udevDeviceFromSyspath(root: string, syspath: string, resolvedAlr
   const devname = ue.get('DEVNAME');
   return {
     syspath: resolved,
-    devnode: devname === undefined ? undefined : devname.startsWith('/') ? devname : '/dev/' + devname,
-    property: (key) => loadProps().get(key),
+    devnode: devname === undefined ? undefined : text(devname.startsWith('/') ? devname : '/dev/' + devname),
+    property: (key) => {
+      const v = loadProps().get(key);
+      return v === undefined ? undefined : text(v);
+    },
   };
 }

@@ -248,7 +248,8 @@ export function guestBinds(paths: readonly string[]): string[] {
     if (GUEST_UNREACHABLE.some(under)) throw new Error(`${real} is under a directory the guest cannot share with the host`);
     if (GUEST_SHADOWED.some(under)) binds.add(real);
   }
-  return [...binds];
+  // A path inside another bound path comes along with it.
+  return [...binds].filter((p) => ![...binds].some((q) => q !== p && p.startsWith(q + '/')));
 }
 
 function buildInitramfs(opts: { version: string; agent: readonly string[]; binds: readonly string[]; users: readonly string[] }): Buffer {

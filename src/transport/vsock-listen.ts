@@ -21,7 +21,7 @@ export class VsockListenTransport implements Transport {
     try {
       this.listenFd = vsockListen(addr.cid, addr.port);
     } catch (err) {
-      throw new ChannelError(`Failed to bind socket to ${this.path}: ${strerror(err)}`);
+      throw new ChannelError(`Failed to bind socket: ${strerror(err)}`);
     }
     void this.acceptNext(events);
   }

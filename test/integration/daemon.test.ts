@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Agent, QGA_TS, RawClient } from '../support/agent.ts';
+import { Agent, QEMU_GA, QGA_TS, RawClient, haveQemuGa } from '../support/agent.ts';
 import { ffi } from '../../src/platform/linux/ffi.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'qga-daemon-'));
@@ -152,5 +152,27 @@ describe('isa-serial on a pseudo-terminal', () => {
       fs.closeSync(master);
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('vsock-listen', () => {
+  const run = (p: string) => spawnSync(QGA_TS[0], [QGA_TS[1], '-m', 'vsock-listen', '-p', p, '-t', os.tmpdir()], { encoding: 'utf8', timeout: 10_000 });
+
+  it('rejects a malformed address with qemu-ga text', () => {
+    const r = run('not-an-address');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /critical: error parsing address 'not-an-address'\n.*critical: failed to create guest agent channel\n/);
+  });
+
+  // A host CID is not ours to bind inside a guest or a container: bind fails, with qemu-ga's lines.
+  it('reports a failed bind exactly like qemu-ga', { skip: haveQemuGa ? false : 'qemu-ga is not installed' }, () => {
+    const dir = tmp();
+    const ref = spawnSync(QEMU_GA, ['-m', 'vsock-listen', '-p', '2:5555', '-t', dir, '-f', `${dir}/pid`], { encoding: 'utf8', timeout: 10_000 });
+    const r = run('2:5555');
+    const strip = (t: string) => t.replace(/^\d+\.\d{6}: /gm, '');
+    assert.equal(r.status, ref.status);
+    assert.equal(strip(r.stderr), strip(ref.stderr));
+    assert.match(r.stderr, /Failed to bind socket: /);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

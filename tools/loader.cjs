@@ -7,6 +7,14 @@ const path = require('path');
 const vm = require('vm');
 const { createRequire, wrap } = require('module');
 
+// A blocking virtio-serial read and a hung statfs each hold a libuv pool thread: start with 8, not 4.
+// libuv reads the variable when the first job is queued; children must not inherit it.
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  process.env.UV_THREADPOOL_SIZE = '8';
+  fs.access(__filename, () => {});
+  delete process.env.UV_THREADPOOL_SIZE;
+}
+
 const file = path.join(__dirname, 'agent.js');
 const cacheFile = `${file}.cache`;
 let cachedData;

@@ -105,6 +105,7 @@ export const CASES: Case[] = [
   { name: 'info with extra argument', send: ['{"execute":"guest-info","arguments":{"a":1}}'] },
   // Read-only inventory: the same machine gives the same facts (counters that move are masked).
   { name: 'vcpus', send: ['{"execute":"guest-get-vcpus"}'] },
+  { name: 'vcpus with an extra argument', send: ['{"execute":"guest-get-vcpus","arguments":{"x":1}}'] },
   { name: 'memory blocks', send: ['{"execute":"guest-get-memory-blocks"}'] },
   { name: 'memory block info', send: ['{"execute":"guest-get-memory-block-info"}'] },
   { name: 'users', send: ['{"execute":"guest-get-users"}'] },

@@ -2,7 +2,7 @@
 // libuv's thread pool, so a host that stops reading can never block the event loop.
 import * as fs from 'node:fs';
 import { strerror } from '../platform/linux/strerror.ts';
-import type { ChannelLog } from './transport.ts';
+import type { ChannelLog, PacedWriter } from './transport.ts';
 
 const READ_SIZE = 65536;
 
@@ -19,6 +19,8 @@ export class FdChannel {
   private paused = false;
   private closed = false;
   private readonly writes: Buffer[] = [];
+  /** For each queued buffer: what to call once it is written or dropped. */
+  private readonly dones: ((() => void) | undefined)[] = [];
   private writing = false;
   private readonly buf = Buffer.allocUnsafe(READ_SIZE);
 
@@ -47,15 +49,43 @@ export class FdChannel {
     this.readNext();
   }
 
-  write(data: Buffer): void {
-    if (this.closed) return;
+  write(data: Buffer, done?: () => void): void {
+    if (this.closed) {
+      if (done !== undefined) queueMicrotask(done);
+      return;
+    }
     this.writes.push(data);
+    this.dones.push(done);
     if (!this.writing) this.writeNext();
+  }
+
+  /** This channel as a PacedWriter (open until closed). */
+  get writer(): PacedWriter {
+    return this.pacedWriter;
+  }
+
+  private readonly pacedWriter: PacedWriter = {
+    write: (data, done) => this.write(data, done),
+    get open(): boolean {
+      return !channelClosed(this);
+    },
+  };
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Drops every queued buffer, calling their `done`s. */
+  private dropWrites(): void {
+    this.writes.length = 0;
+    const dones = this.dones.splice(0);
+    for (const d of dones) d?.();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.writing) this.dropWrites();
     // An in-flight blocking read keeps the fd busy; closing it is safe once the read returns.
     if (!this.reading) fs.close(this.fd, () => {});
   }
@@ -80,8 +110,9 @@ export class FdChannel {
   }
 
   private writeNext(): void {
-    const data = this.writes.shift();
-    if (data === undefined || this.closed) {
+    if (this.closed) this.dropWrites();
+    const data = this.writes[0];
+    if (data === undefined) {
       this.writing = false;
       return;
     }
@@ -89,18 +120,25 @@ export class FdChannel {
     fs.write(this.fd, data, 0, data.length, null, (err, written) => {
       if (err) {
         if (err.code === 'EAGAIN' || err.code === 'EINTR') {
-          this.writes.unshift(data);
           setTimeout(() => this.writeNext(), 10).unref();
           return;
         }
         this.log.warning(`error writing to channel: ${strerror(err)}`);
         this.writing = false;
-        this.writes.length = 0;
+        this.dropWrites();
         return;
       }
       // Finish partial writes: a reply is never truncated.
-      if (written < data.length) this.writes.unshift(data.subarray(written));
+      if (written < data.length) this.writes[0] = data.subarray(written);
+      else {
+        this.writes.shift();
+        this.dones.shift()?.();
+      }
       this.writeNext();
     });
   }
+}
+
+function channelClosed(c: FdChannel): boolean {
+  return c.isClosed;
 }

@@ -1,4 +1,7 @@
 // The one small interface every channel method implements.
+import type { PacedWriter } from '../protocol/session.ts';
+
+export type { PacedWriter };
 
 export interface ChannelEvents {
   /** Bytes from the host, in order. */
@@ -17,6 +20,11 @@ export interface Transport {
   open(events: ChannelEvents): Promise<void>;
   /** Queues bytes for the current client; never blocks the event loop; dropped (and logged) if none. */
   write(data: Buffer): void;
+  /**
+   * The current client's end, for a reply written in pieces (undefined when none is connected):
+   * its writes go to that client only, and report when each piece has been handed on.
+   */
+  writer(): PacedWriter | undefined;
   pause(): void;
   resume(): void;
   /** Stops reading and releases the channel (the unix socket file is left behind, as qemu-ga does). */

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { strerror } from '../platform/linux/strerror.ts';
-import { ChannelError, type ChannelEvents, type ChannelLog, type Transport } from './transport.ts';
+import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, type Transport } from './transport.ts';
 
 // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 const SUN_PATH_MAX = 108;
@@ -10,6 +10,7 @@ const SUN_PATH_MAX = 108;
 export class UnixListenTransport implements Transport {
   private server: net.Server | undefined;
   private current: net.Socket | undefined;
+  private currentWriter: SocketWriter | undefined;
   private readonly waiting: net.Socket[] = [];
   private paused = false;
   private events: ChannelEvents | undefined;
@@ -60,6 +61,7 @@ export class UnixListenTransport implements Transport {
 
   private serve(socket: net.Socket): void {
     this.current = socket;
+    this.currentWriter = new SocketWriter(socket, () => this.current === socket);
     socket.on('data', (chunk: Buffer) => this.events?.data(chunk));
     socket.once('close', () => {
       this.log.debug('received EOF');
@@ -79,6 +81,12 @@ export class UnixListenTransport implements Transport {
     socket.write(data);
   }
 
+  writer(): PacedWriter | undefined {
+    const socket = this.current;
+    if (socket === undefined || socket.destroyed || !socket.writable) return undefined;
+    return this.currentWriter;
+  }
+
   pause(): void {
     this.paused = true;
     this.current?.pause();
@@ -95,5 +103,39 @@ export class UnixListenTransport implements Transport {
     this.waiting.length = 0;
     this.current = undefined;
     this.server?.unref();
+  }
+}
+
+/** One client's socket as a PacedWriter: every `done` runs exactly once, even if the socket dies. */
+class SocketWriter implements PacedWriter {
+  private readonly pending = new Set<() => void>();
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly isCurrent: () => boolean,
+  ) {
+    socket.once('close', () => {
+      for (const done of [...this.pending]) done();
+    });
+  }
+
+  get open(): boolean {
+    return this.isCurrent() && !this.socket.destroyed && this.socket.writable;
+  }
+
+  write(data: Buffer, done: () => void): void {
+    let called = false;
+    const once = (): void => {
+      if (called) return;
+      called = true;
+      this.pending.delete(once);
+      done();
+    };
+    this.pending.add(once);
+    if (!this.open) {
+      queueMicrotask(once);
+      return;
+    }
+    this.socket.write(data, once);
   }
 }

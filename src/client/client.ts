@@ -7,8 +7,8 @@
 //   guest-sync-delimited with a random 63-bit id, then discards everything the agent sends
 //   up to the 0xFF that precedes the answer carrying that id. Stale answers (of earlier
 //   calls, earlier connections or earlier syncs) are skipped on the way.
-// - Every request carries a random 63-bit `id`, which the agent echoes, so an answer is
-//   matched to its call exactly; calls may be issued concurrently and are pipelined: the
+// - Every request carries an `id` (63-bit, counting up from a random start per connection),
+//   which the agent echoes, so an answer is matched to its call exactly; calls may be issued concurrently and are pipelined: the
 //   agent answers them one at a time, in order.
 // - Per-call timeout (default 10 s; 0: none), counted from the moment the request is
 //   written. A timed-out call rejects with QgaTimeoutError and the client resynchronises
@@ -77,6 +77,7 @@ interface SyncWaiter {
 }
 
 const FF = Buffer.from([0xff]);
+const ID_MASK = (1n << 63n) - 1n;
 const idBytes = Buffer.alloc(8);
 
 /** A random id in [0, 2^63): positive in int64, so any agent echoes it unchanged. */
@@ -102,6 +103,8 @@ export class QgaClient extends QgaCommands<CallOptions> {
   private closed = false;
   private syncWaiter: SyncWaiter | null = null;
   private readonly pending = new Map<bigint, Pending>();
+  /** Request ids: a random 63-bit start per connection, then counting up (mod 2^63). */
+  private nextId = 0n;
 
   constructor(options: QgaClientOptions | string) {
     super();
@@ -181,7 +184,8 @@ export class QgaClient extends QgaCommands<CallOptions> {
 
   private async request(command: string, wireArgs: OutValue | undefined, options: CallOptions | undefined): Promise<JsonValue | undefined> {
     await this.prepare();
-    const id = randomId();
+    const id = this.nextId;
+    this.nextId = (id + 1n) & ID_MASK;
     const text = toJson(wireArgs === undefined ? { execute: command, id } : { execute: command, arguments: wireArgs, id }) + '\n';
     const noReply = !expectsReply(command);
     const timeout = options?.timeout ?? this.timeout;
@@ -192,7 +196,8 @@ export class QgaClient extends QgaCommands<CallOptions> {
       const p: Pending = { id, command, noReply, resolve, reject };
       this.pending.set(id, p);
       this.traceSend(text);
-      socket.write(text, (err) => {
+      // toJson writes pure 7-bit ASCII: latin1 is its UTF-8, and much cheaper to encode.
+      socket.write(Buffer.from(text, 'latin1'), (err) => {
         // A failed write also closes the socket; onClose settles the call.
         if (err || !noReply || !this.pending.has(id)) return;
         p.timer = setTimeout(() => {
@@ -269,6 +274,7 @@ export class QgaClient extends QgaCommands<CallOptions> {
     this.socket = s;
     this.everConnected = true;
     this.needsSync = true;
+    this.nextId = randomId();
     const framer = new ReplyFramer({
       line: (line, delimited) => this.onLine(line, delimited),
       overflow: (bytes) => this.onOverflow(bytes),

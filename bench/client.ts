@@ -2,6 +2,7 @@
 // one run, through the same agent (qga-ts by default), with the ratios.
 //
 //   tsx bench/client.ts [--file-mib 256] [--agents qga-ts,qemu-ga] [--json out.json]
+//                       [--qga-ts 'node dist/main.js']   (the qga-ts command)
 //
 // get — qga-client's getFile (1 MiB guest-file-read chunks, 2 requests in flight, exact JSON
 //   codec, sha256 while receiving, written to a local file)
@@ -39,6 +40,7 @@ const { values: opt } = parseArgs({
     'file-mib': { type: 'string', default: '256' },
     agents: { type: 'string', default: 'qga-ts' },
     json: { type: 'string' },
+    'qga-ts': { type: 'string' },
   },
 });
 const FILE_BYTES = Number(opt['file-mib']) * 1024 * 1024;
@@ -257,7 +259,7 @@ async function benchAgent(name: string, command: readonly string[]): Promise<voi
 
 const wanted = opt.agents!.split(',').map((s) => s.trim());
 for (const name of wanted) {
-  if (name === 'qga-ts') await benchAgent('qga-ts', QGA_TS);
+  if (name === 'qga-ts') await benchAgent('qga-ts', opt['qga-ts'] === undefined ? QGA_TS : opt['qga-ts'].split(/\s+/).filter((w) => w !== ''));
   else if (name === 'qemu-ga') {
     if (haveQemuGa) await benchAgent('qemu-ga', [QEMU_GA]);
     else console.log(`\nqemu-ga: skipped (${QEMU_GA} is not installed)`);

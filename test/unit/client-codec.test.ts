@@ -9,6 +9,8 @@ import { formatJson, formatNanos, formatSize, formatTable, parseSize } from '../
 import { commandShapes, QgaCommands } from '../../src/generated/qapi-client.ts';
 import { commandTable } from '../../src/generated/qapi-commands.ts';
 import { toJson } from '../../src/json/serialize.ts';
+import { loadSchemaText } from '../../tools/qapi/schema.ts';
+import { LINUX_TARGET, clientMethodName, generate } from '../../tools/qapi/gen.ts';
 import type { JsonValue } from '../../src/json/value.ts';
 
 function frame(chunks: (string | Buffer)[], skipFirst = false): [string, boolean][] {
@@ -182,6 +184,43 @@ describe('generated client surface', () => {
       ['guest-file-open', { path: '/x' }, { t: 1 }],
       ['guest-ping', undefined, undefined],
     ]);
+  });
+});
+
+describe('generator: qapi-client.ts', () => {
+  const schema = loadSchemaText(
+    [
+      "{ 'enum': 'K', 'data': [ 'a', 'b' ] }",
+      "{ 'struct': 'Base', 'data': { 'n': 'int32', 'u': 'uint64' } }",
+      "{ 'struct': 'A', 'base': 'Base', 'data': { 'x': 'number', '*s': 'size' } }",
+      "{ 'union': 'U', 'base': { 'kind': 'K' }, 'discriminator': 'kind', 'data': { 'a': 'A' } }",
+      "{ 'alternate': 'Alt', 'data': { 'i': 'int', 'k': 'K' } }",
+      "{ 'command': 'x-get', 'data': { 'h': 'int', '*w': 'Alt' }, 'returns': ['U'] }",
+      "{ 'command': 'x-opt', 'data': { '*m': 'str' }, 'success-response': false }",
+      "{ 'command': 'x-none', 'returns': 'A' }",
+    ].join('\n'),
+    't.json',
+  );
+  const text = generate(schema, LINUX_TARGET, 't.json').files.find((f) => f.name === 'qapi-client.ts')!.text;
+
+  it('reply types: 64-bit integers bigint, smaller ones number, number members number', () => {
+    assert.match(text, /export type A = \{\n {2}n: number;\n {2}u: bigint;\n {2}x: number;\n {2}s\?: bigint;\n\};/);
+    assert.match(text, /export type U =\n {2}\| \(\{ kind: 'a' \} & A\)\n {2}\| \(\{ kind: 'b' \}\);/);
+    assert.match(text, /export type K = T\.K;/);
+  });
+
+  it('argument types take number | bigint; alternates use the qapi-types form', () => {
+    assert.match(text, /export type XGetArgs = \{\n {2}h: number \| bigint;\n {2}w\?: T\.Alt;\n\};/);
+  });
+
+  it('methods: required, optional and absent arguments; void for no return value', () => {
+    assert.match(text, /  xGet\(args: XGetArgs, options\?: O\): Promise<U\[\]> \{\n {4}return this\.invoke\('x-get', args, options\) as Promise<U\[\]>;/);
+    assert.match(text, /  xOpt\(args\?: XOptArgs, options\?: O\): Promise<void> \{/);
+    assert.match(text, /  xNone\(options\?: O\): Promise<A> \{\n {4}return this\.invoke\('x-none', undefined, options\)/);
+    assert.match(text, /'x-opt': \{ args: \[\['m', 'str', true\]\], returns: null, successResponse: false \}/);
+    assert.match(text, /U: \{ kind: 'union', members: \[\['kind', 'K', false\]\], discriminator: 'kind', branches: \{ a: 'A' \} \}/);
+    assert.equal(clientMethodName('guest-get-fsinfo'), 'guestGetFsinfo');
+    assert.equal(clientMethodName('guest_x.y'), 'guestXY');
   });
 });
 

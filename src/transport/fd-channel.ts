@@ -36,7 +36,8 @@ export class FdChannel {
 
   /** Schedules the next read after `ms` (virtio-serial's 100 ms back-off while no host is attached). */
   readLater(ms: number): void {
-    setTimeout(() => this.readNext(), ms).unref();
+    // Not unref(): while no host is attached this timer is all that keeps the agent alive.
+    setTimeout(() => this.readNext(), ms);
   }
 
   pause(): void {

@@ -1,6 +1,5 @@
 // The handler table: one entry per schema command; the generated Handlers type makes a missing one a build error.
 import type { Handlers } from '../generated/qapi-commands.ts';
-import { unsupported } from '../protocol/errors.ts';
 import type { AgentContext } from './context.ts';
 import { guestPing, guestSync, guestSyncDelimited } from './sync.ts';
 import { guestInfo } from './info.ts';
@@ -16,11 +15,6 @@ import { guestSetTime } from './set-time.ts';
 import { guestSetMemoryBlocks, guestSetVcpus } from './set-cpu-memory.ts';
 import { guestSetUserPassword } from './accounts.ts';
 import { guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from './ssh.ts';
-
-/** Commands whose own issue has not landed yet answer qemu-ga's unsupported error, never a fake success. */
-function notYet(): never {
-  throw unsupported();
-}
 
 export function createHandlers(): Handlers<AgentContext> {
   return {

@@ -29,7 +29,9 @@ import type {
   GuestFileWriteArgs,
 } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
-import { decodeBase64, decodePlainInto, encodeBase64, planBase64, type PlainBase64 } from '../protocol/base64.ts';
+import { decodeBase64, encodeBase64, planBase64, planWireBase64, type PlainBase64 } from '../protocol/base64.ts';
+import { takesWireStrings } from '../protocol/dispatcher.ts';
+import { Base64Bytes, WireString } from '../json/value.ts';
 import { collectGarbage, noteGarbage } from './gc-hint.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { lseek, pageAlignedBuffer, releasePages, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
@@ -39,12 +41,25 @@ import { lseek, pageAlignedBuffer, releasePages, SEEK_CUR, SEEK_END, SEEK_SET } 
 export type { GuestFileOpenArgs, GuestFileReadArgs, GuestFileWriteArgs, GuestFileSeekArgs } from '../generated/qapi-types.ts';
 /** guest-file-close and guest-file-flush take just a handle. */
 export type GuestFileHandleArgs = GuestFileCloseArgs;
-/** Results with the integer types this module produces (the schema allows number | bigint). */
+/**
+ * Results with the integer types this module produces (the schema allows number | bigint).
+ * `buf-b64` of a read above 64 KiB is a Base64Bytes (json/value.ts) over the bytes read, which the
+ * serializer encodes while the reply is written; it is typed as the schema's string, which it
+ * becomes on the wire (b64Text() gives the string).
+ */
 export interface GuestFileRead {
   count: number;
   'buf-b64': string;
   eof: boolean;
 }
+
+/** The base64 text of a read result's `buf-b64`, whichever form it has. */
+export function b64Text(v: string | Base64Bytes): string {
+  return typeof v === 'string' ? v : v.bytes.toString('base64');
+}
+
+/** guest-file-write's arguments as the dispatcher hands them over: a long `buf-b64` may be a WireString. */
+export type GuestFileWriteWireArgs = Omit<GuestFileWriteArgs, 'buf-b64'> & { 'buf-b64': string | WireString };
 export interface GuestFileWrite {
   count: number;
   eof: boolean;
@@ -180,7 +195,7 @@ export interface FileHandlers {
   'guest-file-open'(args: GuestFileOpenArgs, ctx: AgentContext): bigint;
   'guest-file-close'(args: GuestFileHandleArgs, ctx: AgentContext): Empty | Promise<Empty>;
   'guest-file-read'(args: GuestFileReadArgs, ctx: AgentContext): GuestFileRead | Promise<GuestFileRead>;
-  'guest-file-write'(args: GuestFileWriteArgs, ctx: AgentContext): GuestFileWrite | Promise<GuestFileWrite>;
+  'guest-file-write'(args: GuestFileWriteWireArgs, ctx: AgentContext): GuestFileWrite | Promise<GuestFileWrite>;
   'guest-file-seek'(args: GuestFileSeekArgs, ctx: AgentContext): GuestFileSeek | Promise<GuestFileSeek>;
   'guest-file-flush'(args: GuestFileHandleArgs, ctx: AgentContext): Empty | Promise<Empty>;
 }
@@ -233,7 +248,6 @@ export function createFileHandlers(): FileHandlers {
     const { buf, pooled } = big.acquire(count);
     let n = 0;
     let eof = false;
-    let b64: string;
     try {
       while (n < count) {
         const r = await fsRead(f.fd, buf, n, count - n);
@@ -243,15 +257,22 @@ export function createFileHandlers(): FileHandlers {
         }
         n += r;
       }
-      b64 = encodeBase64(buf, n);
     } catch (err) {
-      readFailed(ctx, f, err);
-    } finally {
       if (pooled) big.release(buf, n);
+      readFailed(ctx, f, err);
     }
-    // The string and the reply's two copies of it become garbage once the reply is out.
-    noteGarbage(3 * b64.length);
-    return { count: n, 'buf-b64': b64, eof };
+    if (n <= SYNC_LIMIT) {
+      const b64 = encodeBase64(buf, n);
+      if (pooled) big.release(buf, n);
+      return { count: n, 'buf-b64': b64, eof };
+    }
+    // The bytes are encoded as the reply is written, and the buffer is released after that;
+    // the encoder's short-lived pieces are garbage once the reply is out.
+    const bytes = new Base64Bytes(buf.subarray(0, n), () => {
+      if (pooled) big.release(buf, n);
+      noteGarbage(bytes.encodedLength);
+    });
+    return { count: n, 'buf-b64': bytes as unknown as string, eof };
   }
 
   function writeSync(ctx: AgentContext, f: OpenFile, data: Buffer, count: number): GuestFileWrite {
@@ -278,16 +299,15 @@ export function createFileHandlers(): FileHandlers {
   async function writeStreamed(ctx: AgentContext, f: OpenFile, b64: PlainBase64, count: number): Promise<GuestFileWrite> {
     collectGarbage();
     const bufs = [Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3), Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3)];
-    let pos = 0;
     let written = 0;
     let cur = 0;
-    let ready = decodePlainInto(b64, pos, (pos += WRITE_SLICE_CHARS), bufs[cur]);
+    let ready = b64.readInto(bufs[cur]);
     try {
       while (written < count) {
         const want = Math.min(ready, count - written);
         const pending = fsWrite(f.fd, bufs[cur], 0, want);
         let next = 0;
-        if (written + want < count) next = decodePlainInto(b64, pos, (pos += WRITE_SLICE_CHARS), bufs[1 - cur]);
+        if (written + want < count) next = b64.readInto(bufs[1 - cur]);
         let done = await pending;
         while (done < want) done += await fsWrite(f.fd, bufs[cur], done, want - done);
         written += want;
@@ -297,8 +317,8 @@ export function createFileHandlers(): FileHandlers {
     } catch (err) {
       writeFailed(ctx, f, err);
     }
-    // The argument string and the parser's copies of it, once the reply is out.
-    noteGarbage(3 * b64.text.length);
+    // The argument (a string, or the chunks it came in), once the reply is out.
+    noteGarbage(b64.chars);
     return { count: written, eof: false };
   }
 
@@ -386,18 +406,28 @@ export function createFileHandlers(): FileHandlers {
       return onHandle(f, () => (count <= SYNC_LIMIT ? readSync(ctx, f, count) : readAsync(ctx, f, count)));
     },
 
-    'guest-file-write'(args, ctx) {
+    'guest-file-write': takesWireStrings((args: GuestFileWriteWireArgs, ctx: AgentContext) => {
       const f = find(args.handle);
-      const text = args['buf-b64'];
-      const plain = text.length > (SYNC_LIMIT / 3) * 4 ? planBase64(text) : null;
+      const arg = args['buf-b64'];
+      let text: string;
+      let plain: PlainBase64 | null = null;
+      if (arg instanceof WireString) {
+        // Long and plain ASCII as it arrived: checked and decoded from its chunks.
+        plain = planWireBase64(arg);
+        text = plain === null ? arg.toString() : '';
+      } else {
+        text = arg;
+        if (text.length > (SYNC_LIMIT / 3) * 4) plain = planBase64(text);
+      }
       if (plain !== null) {
-        let count = plain.length;
+        const b64 = plain;
+        let count = b64.length;
         if (args.count !== undefined) {
-          if (args.count < 0n || args.count > BigInt(plain.length)) countError(args.count);
+          if (args.count < 0n || args.count > BigInt(b64.length)) countError(args.count);
           count = Number(args.count);
         }
         if (count === 0) return { count: 0, eof: false };
-        return onHandle(f, () => writeStreamed(ctx, f, plain, count));
+        return onHandle(f, () => writeStreamed(ctx, f, b64, count));
       }
       const data = decodeBase64(text);
       let count = data.length;
@@ -407,7 +437,7 @@ export function createFileHandlers(): FileHandlers {
       }
       if (count === 0) return { count: 0, eof: false };
       return onHandle(f, () => (count <= SYNC_LIMIT ? writeSync(ctx, f, data, count) : writeAsync(ctx, f, data, count)));
-    },
+    }, ['buf-b64']),
 
     'guest-file-seek'(args) {
       const f = find(args.handle);

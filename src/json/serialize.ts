@@ -11,13 +11,145 @@
 // - non-finite numbers as `1e400` / `-1e400`, never `inf`. NaN cannot come from parsing; a
 //   NaN from a handler is printed as `1e400` too (a valid JSON number; nothing better exists).
 
-import type { OutValue } from './value.ts';
+import { Base64Bytes, WireString, type OutValue } from './value.ts';
 import { computeQdictOrder, qdictOrder } from './qdict-order.ts';
 
-/** Serialize one value in qemu-ga's format (no trailing newline). */
+/** A string value the serializer leaves out of the text: its content goes between two parts. */
+export type BigPart = WireString | Base64Bytes;
+
+/**
+ * Serialize one value in qemu-ga's format (no trailing newline). WireStrings and Base64Bytes
+ * are made into JS strings here; toJsonParts() avoids that.
+ */
 export function toJson(value: OutValue): string {
-  return write(value);
+  if (big.length !== 0) big = []; // left by a write() that threw
+  const s = write(value);
+  if (big.length === 0) return s;
+  const parts = s.split(MARK);
+  let out = parts[0];
+  for (let i = 0; i < big.length; i++) out += bigText(big[i]) + parts[i + 1];
+  big = [];
+  return out;
 }
+
+/**
+ * Serialize one value as text parts around the content of its big strings:
+ * `[text0, big0, text1, big1, …, textN]`, the quotes being in the text. A value without
+ * WireStrings or Base64Bytes gives `[text]`.
+ */
+export function toJsonParts(value: OutValue): (string | BigPart)[] {
+  if (big.length !== 0) big = [];
+  const s = write(value);
+  if (big.length === 0) return [s];
+  const parts = s.split(MARK);
+  const out: (string | BigPart)[] = [parts[0]];
+  for (let i = 0; i < big.length; i++) out.push(big[i], parts[i + 1]);
+  big = [];
+  return out;
+}
+
+/** Bytes of base64 input encoded per step: small strings, made and dropped in V8's young space. */
+const ENCODE_STEP = 12 * 1024;
+
+/**
+ * The bytes of a serialized reply (toJsonParts) between `prefix` and `suffix`, produced piece by
+ * piece into caller-provided buffers: big parts are copied or base64-encoded straight into them.
+ * Each Base64Bytes is released once its last byte is encoded; close() releases the rest.
+ */
+export class ReplyBytes {
+  /** Total number of bytes. */
+  readonly length: number;
+  private readonly items: (string | BigPart)[];
+  private index = 0;
+  /** Position inside the current item (characters, bytes or input bytes). */
+  private pos = 0;
+  /** For a WireString: the chunk being copied. */
+  private chunk = 0;
+  private closed = false;
+
+  constructor(parts: readonly (string | BigPart)[], prefix: string, suffix: string) {
+    const items = [...parts];
+    items[0] = prefix + (items[0] as string);
+    items[items.length - 1] = (items[items.length - 1] as string) + suffix;
+    let n = 0;
+    for (const it of items) n += typeof it === 'string' ? it.length : it instanceof WireString ? it.length : it.encodedLength;
+    this.items = items;
+    this.length = n;
+  }
+
+  get done(): boolean {
+    return this.index >= this.items.length;
+  }
+
+  /** Fills out[offset..] with the next bytes; returns how many (less than the room only at the end). */
+  fill(out: Buffer, offset: number): number {
+    let o = offset;
+    const end = out.length;
+    while (o < end && this.index < this.items.length) {
+      const it = this.items[this.index];
+      if (typeof it === 'string') {
+        const k = Math.min(end - o, it.length - this.pos);
+        o += out.write(this.pos === 0 && k === it.length ? it : it.substring(this.pos, this.pos + k), o, k, 'latin1');
+        this.pos += k;
+        if (this.pos === it.length) this.next();
+      } else if (it instanceof WireString) {
+        while (o < end && this.chunk < it.chunks.length) {
+          const c = it.chunks[this.chunk];
+          const k = Math.min(end - o, c.length - this.pos);
+          c.copy(out, o, this.pos, this.pos + k);
+          o += k;
+          this.pos += k;
+          if (this.pos === c.length) {
+            this.chunk++;
+            this.pos = 0;
+          }
+        }
+        if (this.chunk === it.chunks.length) this.next();
+      } else {
+        const src = it.bytes;
+        while (this.pos < src.length) {
+          const room = Math.floor((end - o) / 4) * 3;
+          if (room === 0) break;
+          const k = Math.min(ENCODE_STEP, room, src.length - this.pos);
+          o += out.write(src.toString('base64', this.pos, this.pos + k), o, 'latin1');
+          this.pos += k;
+        }
+        if (this.pos < src.length) break;
+        it.release?.();
+        this.next();
+      }
+    }
+    return o - offset;
+  }
+
+  private next(): void {
+    this.index++;
+    this.pos = 0;
+    this.chunk = 0;
+  }
+
+  /** Releases every Base64Bytes not encoded yet (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (let i = this.index; i < this.items.length; i++) {
+      const it = this.items[i];
+      if (it instanceof Base64Bytes) it.release?.();
+    }
+    this.index = this.items.length;
+  }
+}
+
+/** The content of a big part as a JS string (no quotes). */
+function bigText(p: BigPart): string {
+  if (p instanceof WireString) return p.toString();
+  return p.bytes.toString('base64');
+}
+
+// Big strings met by the current write(), in order; each is MARK in the text. MARK is a
+// control character, which the output never holds unescaped.
+let big: BigPart[] = [];
+const MARK = '\u0001';
 
 function write(v: OutValue | undefined): string {
   switch (typeof v) {
@@ -33,6 +165,11 @@ function write(v: OutValue | undefined): string {
       if (v === null) return 'null';
       if (Array.isArray(v)) return writeArray(v as readonly OutValue[]);
       if (v instanceof Map) return writeMap(v as ReadonlyMap<string, OutValue>);
+      if (v instanceof WireString || v instanceof Base64Bytes) {
+        // Both hold only characters printed as they are: no escaping, no scan.
+        big.push(v);
+        return '"' + MARK + '"';
+      }
       return writeObject(v as { readonly [member: string]: OutValue | undefined });
     }
     default:

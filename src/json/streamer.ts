@@ -16,7 +16,7 @@
 // that a grammar error is only *reported* when the message completes, and is forgotten if a
 // lexical or limit error discards the message first.
 
-import type { JsonObject, JsonValue } from './value.ts';
+import { WIRE_STRING_MIN, WireString, type JsonValue, type WireObject, type WireValue } from './value.ts';
 import {
   decodeCString,
   decodeModUtf8Units,
@@ -27,9 +27,9 @@ import {
   unitsToString,
 } from './utf8.ts';
 
-export interface StreamerSink {
+export interface StreamerSink<V = JsonValue> {
   /** One complete top-level value (any JSON type; objects are Maps in arrival order). */
-  message(value: JsonValue): void;
+  message(value: V): void;
   /** One JSON-level error, with qemu-ga's full desc text. */
   error(desc: string): void;
 }
@@ -80,7 +80,12 @@ const T_STRING = 10;
 // string token flags
 const STR_HIGH = 1; // contains a byte >= 0x80
 const STR_ESC = 2; // contains a backslash
+const STR_NONB64 = 4; // contains a byte outside the base64 alphabet A-Z a-z 0-9 + / =
+const STR_DEL = 8; // contains DEL (printed escaped)
+const STR_OTHERQ = 16; // contains the other quote character
 const STR_STOP = 0x80; // (STR_CLASS only) a byte the scan must stop at
+/** Flags that keep a string from being a WireString. */
+const STR_NOT_WIRE = STR_HIGH | STR_ESC | STR_DEL | STR_OTHERQ;
 
 // ---- byte classes for the start state -----------------------------------------------
 const C_ERROR = 0;
@@ -100,9 +105,14 @@ const IS_DIGIT = new Uint8Array(256);
 const IS_LOWER = new Uint8Array(256);
 /**
  * String content bytes: 0 for plain ASCII, STR_HIGH for 0x80..0xFD, STR_STOP for the bytes
- * the scan must look at (quotes, backslash, controls, 0xFE, 0xFF).
+ * the scan must look at (quotes, backslash, controls, 0xFE, 0xFF); plus STR_NONB64 and STR_DEL,
+ * which only inform (the scan ORs every class into the token's flags).
  */
 const STR_CLASS = new Uint8Array(256);
+/** STR_CLASS of both bytes of a little-endian 16-bit unit, ORed: the fast scan's table. */
+const STR_CLASS2 = new Uint8Array(65536);
+/** The fast scan is worth its setup from this many bytes on. */
+const FAST_SCAN_MIN = 256;
 {
   for (const c of ' \t\r\n') START_CLASS[c.charCodeAt(0)] = C_WS;
   const structs: [string, number][] = [
@@ -133,6 +143,36 @@ const STR_CLASS = new Uint8Array(256);
   STR_CLASS[0x22] = STR_STOP;
   STR_CLASS[0x27] = STR_STOP;
   STR_CLASS[0x5c] = STR_STOP;
+  STR_CLASS[0x7f] = STR_DEL;
+  for (let b = 0; b < 256; b++) {
+    const c = String.fromCharCode(b);
+    if (!/[A-Za-z0-9+/=]/.test(c)) STR_CLASS[b] |= STR_NONB64;
+  }
+  for (let u = 0; u < 65536; u++) STR_CLASS2[u] = STR_CLASS[u & 0xff] | STR_CLASS[u >> 8];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * STR_CLASS of every byte of buf[i, end), ORed together: the string scan's inner loop for long
+ * runs, two bytes per table lookup. The result has STR_STOP if some byte is one the scan must
+ * stop at (the caller then takes the byte-by-byte path over the same range).
+ */
+function scanClasses(buf: Buffer, i: number, end: number): number {
+  let acc = 0;
+  if (((buf.byteOffset + i) & 1) !== 0 && i < end) acc = STR_CLASS[buf[i++]];
+  const units = (end - i) >> 1;
+  if (LITTLE_ENDIAN && units > 0) {
+    // the 16-bit view is little-endian, and STR_CLASS2 is symmetric anyway: byte order is moot
+    const w = new Uint16Array(buf.buffer, buf.byteOffset + i, units);
+    const n4 = units & ~3;
+    let k = 0;
+    for (; k < n4; k += 4) acc |= STR_CLASS2[w[k]] | STR_CLASS2[w[k + 1]] | STR_CLASS2[w[k + 2]] | STR_CLASS2[w[k + 3]];
+    for (; k < units; k++) acc |= STR_CLASS2[w[k]];
+    i += units * 2;
+  }
+  for (; i < end; i++) acc |= STR_CLASS[buf[i]];
+  return acc;
 }
 
 // ---- parser frame states ------------------------------------------------------------
@@ -147,9 +187,18 @@ const F_ARR_SEP = 7; // after an element: ',' or ']'
 
 interface Frame {
   st: number;
-  map: JsonObject | null;
-  arr: JsonValue[] | null;
+  map: WireObject | null;
+  arr: WireValue[] | null;
   key: string;
+}
+
+export interface StreamerOptions {
+  /**
+   * Long plain string values become WireStrings (value.ts) that point into the fed chunks: the
+   * streamer then keeps references to the chunks it is given, which must never change
+   * afterwards (give it fresh buffers). Without this, chunks are copied as needed and may be reused.
+   */
+  wireStrings?: boolean;
 }
 
 const INT64_MIN = -(1n << 63n);
@@ -181,15 +230,16 @@ function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-export class JsonStreamer {
-  private readonly sink: StreamerSink;
+export class JsonStreamer<V extends WireValue = JsonValue> {
+  private readonly sink: StreamerSink<V>;
+  private readonly wire: boolean;
 
   // -- lexer --
   private state = S_START;
   /** Chunk being fed, and where the token in progress starts in it (0 if it began earlier). */
   private chunk: Buffer = EMPTY;
   private tokStart = 0;
-  /** Copied bytes of the token in progress from earlier chunks. */
+  /** Bytes of the token in progress from earlier chunks: copies, or views (wire strings). */
   private parts: Uint8Array[] = [];
   private partsLen = 0;
   private quote = 0;
@@ -207,16 +257,17 @@ export class JsonStreamer {
   private depth = 0;
   private err: string | null = null;
   private hasResult = false;
-  private result: JsonValue = null;
+  private result: WireValue = null;
 
-  constructor(sink: StreamerSink) {
+  constructor(sink: StreamerSink<V>, options: StreamerOptions = {}) {
     this.sink = sink;
+    this.wire = options.wireStrings === true;
   }
 
   /**
    * Feed bytes. Complete messages and errors are reported to the sink synchronously, in
    * input order. The chunk is not retained after the call returns, so the caller may reuse
-   * it. State persists across calls for the lifetime of the streamer. Sinks must not call
+   * it (unless `wireStrings` is on). State persists across calls for the lifetime of the streamer. Sinks must not call
    * feed() themselves, and should not throw (the rest of the chunk would be dropped).
    */
   feed(chunk: Uint8Array): void {
@@ -282,6 +333,18 @@ export class JsonStreamer {
             const q = this.quote;
             let flags = this.strFlags;
             let c = 0;
+            if (n - i >= FAST_SCAN_MIN) {
+              // Long run: up to the next quote character of this string's kind (memchr), then
+              // all of it at once, unless it holds a byte to stop at: the byte loop below then
+              // finds that byte, exactly as it would have without this shortcut.
+              let end = buf.indexOf(q, i);
+              if (end < 0) end = n;
+              const acc = scanClasses(buf, i, end);
+              if ((acc & STR_STOP) === 0) {
+                flags |= acc;
+                i = end;
+              }
+            }
             while (i < n && ((c = STR_CLASS[buf[i]]) & STR_STOP) === 0) {
               flags |= c;
               i++;
@@ -310,6 +373,7 @@ export class JsonStreamer {
               }
             } else if (b === 0x22 || b === 0x27) {
               i++; // the other quote character: ordinary content
+              this.strFlags = flags | STR_OTHERQ;
               if (this.partsLen + i - this.tokStart > MAX_TOKEN_SIZE) {
                 this.overflow();
                 st = S_START;
@@ -423,9 +487,10 @@ export class JsonStreamer {
         }
       }
     } finally {
-      // Keep the unfinished token's bytes: the chunk belongs to the caller.
+      // Keep the unfinished token's bytes: the chunk belongs to the caller (a view will do
+      // when the caller gives its chunks away).
       if (st >= S_TOKEN && this.tokStart < n) {
-        this.parts.push(Uint8Array.prototype.slice.call(buf, this.tokStart, n) as Uint8Array);
+        this.parts.push(this.wire ? buf.subarray(this.tokStart, n) : (Uint8Array.prototype.slice.call(buf, this.tokStart, n) as Uint8Array));
         this.partsLen += n - this.tokStart;
       }
       this.tokStart = 0;
@@ -525,7 +590,7 @@ export class JsonStreamer {
     const result = this.result;
     this.resetMessage();
     if (err !== null) this.sink.error(PARSE_ERROR + err);
-    else if (hasResult) this.sink.message(result);
+    else if (hasResult) this.sink.message(result as V);
     else this.sink.error(`${PARSE_ERROR}premature EOI`); // unreachable: see the header comment
   }
 
@@ -620,7 +685,7 @@ export class JsonStreamer {
     }
   }
 
-  private pushFrame(st: number, map: JsonObject | null, arr: JsonValue[] | null): void {
+  private pushFrame(st: number, map: WireObject | null, arr: WireValue[] | null): void {
     let f = this.frames[this.depth];
     if (f === undefined) {
       f = { st, map, arr, key: '' };
@@ -636,14 +701,14 @@ export class JsonStreamer {
 
   private closeFrame(): void {
     const f = this.frames[--this.depth];
-    const v: JsonValue = f.map !== null ? f.map : (f.arr as JsonValue[]);
+    const v: WireValue = f.map !== null ? f.map : (f.arr as WireValue[]);
     f.map = null;
     f.arr = null;
     this.deliver(v);
   }
 
   /** A complete value: hand it to the enclosing container, or make it the message. */
-  private deliver(v: JsonValue): void {
+  private deliver(v: WireValue): void {
     if (this.depth === 0) {
       this.result = v;
       this.hasResult = true;
@@ -654,7 +719,7 @@ export class JsonStreamer {
       f.arr.push(v);
       f.st = F_ARR_SEP;
     } else if (f.st === F_OBJ_VALUE) {
-      const map = f.map as JsonObject;
+      const map = f.map as WireObject;
       if (map.has(f.key)) this.err = 'duplicate key';
       else {
         map.set(f.key, v);
@@ -714,14 +779,17 @@ export class JsonStreamer {
   }
 
   /** Decode a string token the way qemu-ga's parse_string does; null (and err set) on error. */
-  private stringValue(end: number): string | null {
+  private stringValue(end: number): string | WireString | null {
     const flags = this.strFlags;
+    if (this.wire && (flags & STR_NOT_WIRE) === 0 && this.partsLen + end - this.tokStart - 2 >= WIRE_STRING_MIN && !this.keyExpected()) {
+      return this.wireString(end, (flags & STR_NONB64) === 0);
+    }
     const bytes = this.chunkOrJoined(end);
     const tokS = this.joinedStart;
     const tokE = this.joinedEnd;
     const s = tokS + 1;
     const e = tokE - 1;
-    if (flags === 0) return latin1(bytes, s, e);
+    if ((flags & (STR_HIGH | STR_ESC)) === 0) return latin1(bytes, s, e);
     if ((flags & STR_ESC) === 0) {
       const r = scanModUtf8(bytes, s, e);
       if (r < 0) {
@@ -731,6 +799,27 @@ export class JsonStreamer {
       return decodeValidModUtf8(bytes, s, e, r === 1);
     }
     return this.decodeEscaped(bytes, s, e, tokE);
+  }
+
+  /** Is the token in progress a member name? */
+  private keyExpected(): boolean {
+    if (this.depth === 0) return false;
+    const st = this.frames[this.depth - 1].st;
+    return st === F_OBJ_FIRST || st === F_OBJ_KEY;
+  }
+
+  /** The string token ending at `end`, quotes dropped, as views of the chunks it came in. */
+  private wireString(end: number, base64: boolean): WireString {
+    const views: Buffer[] = [];
+    for (const p of this.parts) views.push(toBuffer(p));
+    views.push(this.chunk.subarray(this.tokStart, end));
+    // drop the opening quote, then the closing one (each may be a chunk of its own)
+    views[0] = views[0].subarray(1);
+    if (views[0].length === 0) views.shift();
+    const last = views.length - 1;
+    views[last] = views[last].subarray(0, views[last].length - 1);
+    if (views[last].length === 0) views.pop();
+    return new WireString(views, base64);
   }
 
   /** Slow path: a string with escapes. [s, e) is the content; tokE ends the token text. */

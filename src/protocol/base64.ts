@@ -15,6 +15,7 @@
 // Speed: a 64 MiB argument is checked with one regex scan and decoded by Buffer in one call
 // when it has no LF and no inner padding (the normal case); only odd inputs take the
 // linear byte-by-byte path.
+import type { WireString } from '../json/value.ts';
 import { genericError } from './errors.ts';
 
 export const BASE64_INVALID_DESC = 'Base64 data contains invalid characters';
@@ -76,12 +77,82 @@ function decodeGroups(s: string): Buffer {
 /**
  * A checked input in the plain form: no LF, "=" only at the very end. Such text can be decoded
  * piece by piece (any cut at a multiple of 4 characters), so a 64 MiB argument never needs a
- * 48 MiB buffer of its own.
+ * 48 MiB buffer of its own. The text is a JS string or a WireString (the bytes it arrived in).
  */
-export interface PlainBase64 {
-  readonly text: string;
-  /** Decoded size in bytes. */
-  readonly length: number;
+export class PlainBase64 {
+  private pos = 0;
+  /** WireString: chunk index and offset of `pos`. */
+  private ci = 0;
+  private co = 0;
+
+  constructor(
+    readonly text: string | WireString,
+    /** Decoded size in bytes. */
+    readonly length: number,
+  ) {}
+
+  /** Characters of text. */
+  get chars(): number {
+    return this.text.length;
+  }
+
+  /**
+   * Decodes the next characters into `out` from offset 0, as many as fit (out.length must be a
+   * multiple of 3); returns the byte count (0 once everything is decoded).
+   */
+  readInto(out: Buffer): number {
+    const total = this.text.length;
+    const want = Math.min((out.length / 3) * 4, total - this.pos);
+    if (typeof this.text === 'string') {
+      const n = out.write(this.text.slice(this.pos, this.pos + want), 0, 'base64');
+      this.pos += want;
+      return n;
+    }
+    // WireString: small latin1 strings of whole groups, straight from the chunks.
+    let o = 0;
+    let left = want;
+    while (left > 0) {
+      const k = Math.min(left, DECODE_STEP);
+      o += out.write(this.take(k), o, 'base64');
+      left -= k;
+    }
+    this.pos += want;
+    return o;
+  }
+
+  /** The next `k` characters of a WireString, as a JS string. */
+  private take(k: number): string {
+    const chunks = (this.text as WireString).chunks;
+    let s = '';
+    while (k > 0) {
+      const c = chunks[this.ci];
+      const m = Math.min(k, c.length - this.co);
+      s += c.toString('latin1', this.co, this.co + m);
+      this.co += m;
+      k -= m;
+      if (this.co === c.length) {
+        this.ci++;
+        this.co = 0;
+      }
+    }
+    return s;
+  }
+}
+
+/** Characters decoded per step from a WireString (a multiple of 4). */
+const DECODE_STEP = 16 * 1024;
+
+/** The plain-form test shared by JS strings and WireStrings; returns the decoded size, or -1 when not plain. */
+function plainLength(len: number, firstPad: number, lastChar: number): number {
+  let pad = 0;
+  if (firstPad >= 0) {
+    if (!(len % 4 === 0 && firstPad >= len - 2 && (firstPad === len - 1 || lastChar === 61))) return -1;
+    pad = len - firstPad;
+  } else if (len % 4 === 1) {
+    invalid();
+  }
+  const tail = len % 4;
+  return Math.floor(len / 4) * 3 + (tail === 0 ? 0 : tail - 1) - pad;
 }
 
 /**
@@ -90,24 +161,23 @@ export interface PlainBase64 {
  */
 export function planBase64(input: string): PlainBase64 | null {
   const len = input.length;
-  if (len === 0) return { text: input, length: 0 };
+  if (len === 0) return new PlainBase64(input, 0);
   if (INVALID_CHAR.test(input)) invalid();
   if (input.indexOf('\n') >= 0) return null;
-  const firstPad = input.indexOf('=');
-  let pad = 0;
-  if (firstPad >= 0) {
-    if (!(len % 4 === 0 && firstPad >= len - 2 && (firstPad === len - 1 || input.charCodeAt(len - 1) === 61))) return null;
-    pad = len - firstPad;
-  } else if (len % 4 === 1) {
-    invalid();
-  }
-  const tail = len % 4;
-  return { text: input, length: Math.floor(len / 4) * 3 + (tail === 0 ? 0 : tail - 1) - pad };
+  const n = plainLength(len, input.indexOf('='), input.charCodeAt(len - 1));
+  return n < 0 ? null : new PlainBase64(input, n);
 }
 
-/** Decodes characters [from, to) of a plain input (`from` a multiple of 4) into `out`; returns the byte count. */
-export function decodePlainInto(b64: PlainBase64, from: number, to: number, out: Buffer): number {
-  return out.write(b64.text.slice(from, to), 0, 'base64');
+/**
+ * planBase64 for a WireString: its characters were classified while it was lexed, so the check
+ * is a flag, and a search for the first "=". It holds no LF (a raw LF cannot be in a JSON string).
+ */
+export function planWireBase64(input: WireString): PlainBase64 | null {
+  const len = input.length;
+  if (len === 0) return new PlainBase64(input, 0);
+  if (!input.base64) invalid();
+  const n = plainLength(len, input.indexOfByte(61), input.byteAt(len - 1));
+  return n < 0 ? null : new PlainBase64(input, n);
 }
 
 /** Standard padded base64 of `buf[0, length)`; "" for no bytes. */

@@ -1,8 +1,22 @@
 // Runs requests strictly one at a time, in arrival order, and writes each reply as one line.
-import type { JsonValue } from '../json/value.ts';
+//
+// Replies are collected as text and written once per batch of requests. A reply that holds big
+// strings (a guest-file-read's Base64Bytes, an echoed WireString) is streamed instead: its bytes
+// are produced piece by piece into a few reusable buffers, each refilled once the channel has
+// taken it, so a 64 MiB line never exists as a string or a buffer of its own. The next request
+// waits until the whole reply has been handed to the channel, as with qemu-ga's blocking write.
+import type { WireValue } from '../json/value.ts';
 import { JsonStreamer } from '../json/streamer.ts';
-import { toJson } from '../json/serialize.ts';
+import { ReplyBytes, toJsonParts } from '../json/serialize.ts';
 import type { Dispatcher, Reply } from './dispatcher.ts';
+
+/** A client's end of the channel, for replies written in several pieces. */
+export interface PacedWriter {
+  /** Queues bytes for this client; `done` runs once, when they have been handed on or dropped. */
+  write(data: Buffer, done: () => void): void;
+  /** False once this client has gone: the rest of its reply is dropped. */
+  readonly open: boolean;
+}
 
 export interface ReplySink {
   /** Bytes for the channel, already framed; called once per batch, in order. */
@@ -10,15 +24,47 @@ export interface ReplySink {
   /** Stop / restart reading from the channel (backpressure while a command runs). */
   pause(): void;
   resume(): void;
+  /**
+   * The client connected now, for a reply written piece by piece (undefined: none connected).
+   * Without this method, such a reply is made whole and given to write().
+   */
+  writer?(): PacedWriter | undefined;
 }
 
-type Event = { readonly kind: 0; readonly value: JsonValue } | { readonly kind: 1; readonly desc: string };
+type Event = { readonly kind: 0; readonly value: WireValue } | { readonly kind: 1; readonly desc: string };
 
 // Past this many queued requests, the channel is paused until the queue drains.
 const HIGH_WATER = 4096;
 
+// Streamed replies: pieces of PIECE_SIZE bytes, at most POOL_SIZE of them in flight. The buffers
+// are kept while transfers follow each other and dropped after POOL_IDLE_MS without one.
+const PIECE_SIZE = 1 << 20;
+const POOL_SIZE = 4;
+const POOL_IDLE_MS = 1000;
+let pool: Buffer[] = [];
+let poolTimer: NodeJS.Timeout | null = null;
+
+function takePiece(): Buffer {
+  if (poolTimer !== null) {
+    clearTimeout(poolTimer);
+    poolTimer = null;
+  }
+  return pool.pop() ?? Buffer.allocUnsafeSlow(PIECE_SIZE);
+}
+
+function givePiece(buf: Buffer): void {
+  if (pool.length < POOL_SIZE) pool.push(buf);
+  if (poolTimer === null) {
+    poolTimer = setTimeout(() => {
+      poolTimer = null;
+      pool = [];
+    }, POOL_IDLE_MS);
+    poolTimer.unref();
+  }
+}
+
 export class Session {
-  private readonly streamer: JsonStreamer;
+  private readonly streamer: JsonStreamer<WireValue>;
   private readonly queue: Event[] = [];
   private head = 0;
   private busy = false;
@@ -30,13 +76,19 @@ export class Session {
     private readonly dispatcher: Dispatcher,
     private readonly sink: ReplySink,
   ) {
-    this.streamer = new JsonStreamer({
-      message: (value) => this.enqueue({ kind: 0, value }),
-      error: (desc) => this.enqueue({ kind: 1, desc }),
-    });
+    this.streamer = new JsonStreamer<WireValue>(
+      {
+        message: (value) => this.enqueue({ kind: 0, value }),
+        error: (desc) => this.enqueue({ kind: 1, desc }),
+      },
+      { wireStrings: true },
+    );
   }
 
-  /** Bytes from the channel; parser state persists across calls and across clients. */
+  /**
+   * Bytes from the channel; parser state persists across calls and across clients. The session
+   * may keep references to `chunk` (long strings point into it): it must never change afterwards.
+   */
   feed(chunk: Uint8Array): void {
     this.streamer.feed(chunk);
   }
@@ -88,8 +140,16 @@ export class Session {
 
   private emit(reply: Reply | null): void {
     if (reply === null) return;
-    const line = toJson(reply.body) + '\n';
-    this.out += reply.delimit ? '\xff' + line : line;
+    let line = reply.line;
+    if (line === undefined) {
+      const parts = toJsonParts(reply.body);
+      if (parts.length > 1) {
+        this.stream(new ReplyBytes(parts, reply.delimit ? '\xff' : '', '\n'));
+        return;
+      }
+      line = reply.delimit ? '\xff' + parts[0] + '\n' : parts[0] + '\n';
+    }
+    this.out += line;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(() => this.flush());
@@ -102,5 +162,78 @@ export class Session {
     this.out = '';
     // Replies are 7-bit ASCII plus the 0xFF delimiter, so latin1 is a byte-exact encoding.
     if (text.length > 0) this.sink.write(Buffer.from(text, 'latin1'));
+  }
+
+  /** Writes a reply with big parts; the session is busy until all of it has been handed on. */
+  private stream(bytes: ReplyBytes): void {
+    // Replies already collected go first, as part of the same write.
+    const before = this.out;
+    this.out = '';
+    const writer = this.sink.writer === undefined ? null : this.sink.writer();
+    if (writer === undefined) {
+      // No client: the reply is dropped, with the channel's usual complaint about it.
+      bytes.close();
+      this.sink.write(Buffer.from(before, 'latin1'));
+      return;
+    }
+    if (writer === null) {
+      const all = Buffer.allocUnsafe(before.length + bytes.length);
+      all.write(before, 0, 'latin1');
+      bytes.fill(all, before.length);
+      bytes.close();
+      this.sink.write(all);
+      return;
+    }
+    this.busy = true;
+    let synchronous = true;
+    let inFlight = 0;
+    let pumping = false;
+    let finished = false;
+    let first: Buffer | null = before.length > 0 ? Buffer.from(before, 'latin1') : null;
+    const finish = (): void => {
+      finished = true;
+      bytes.close();
+      this.busy = false;
+      if (!synchronous) this.drain();
+    };
+    const pump = (): void => {
+      if (pumping || finished) return;
+      pumping = true;
+      while (!finished) {
+        if (!writer.open) {
+          // The client left: the rest of the reply goes nowhere.
+          if (inFlight === 0) finish();
+          else bytes.close();
+          break;
+        }
+        if (first !== null) {
+          const data = first;
+          first = null;
+          inFlight++;
+          writer.write(data, () => {
+            inFlight--;
+            pump();
+          });
+          continue;
+        }
+        if (bytes.done) {
+          if (inFlight === 0) finish();
+          break;
+        }
+        if (inFlight >= POOL_SIZE) break;
+        const piece = takePiece();
+        const n = bytes.fill(piece, 0);
+        inFlight++;
+        writer.write(n === piece.length ? piece : piece.subarray(0, n), () => {
+          inFlight--;
+          givePiece(piece);
+          pump();
+        });
+      }
+      pumping = false;
+      if (!finished && !writer.open && inFlight === 0) finish();
+    };
+    pump();
+    synchronous = false;
   }
 }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { strerror } from '../platform/linux/strerror.ts';
 import { FdChannel } from './fd-channel.ts';
-import { ChannelError, type ChannelEvents, type ChannelLog, type Transport } from './transport.ts';
+import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, type Transport } from './transport.ts';
 
 export interface CharDevicePolicy {
   /** Called on the open fd before reading (isa-serial's raw termios); throws an errno error. */
@@ -50,6 +50,10 @@ export class CharDeviceTransport implements Transport {
 
   write(data: Buffer): void {
     this.channel?.write(data);
+  }
+
+  writer(): PacedWriter | undefined {
+    return this.channel?.open ? this.channel : undefined;
   }
 
   pause(): void {

@@ -14,7 +14,7 @@ export interface FdChannelHooks {
   failed(message: string): void;
 }
 
-export class FdChannel {
+export class FdChannel implements PacedWriter {
   private reading = false;
   private paused = false;
   private closed = false;
@@ -50,6 +50,7 @@ export class FdChannel {
     this.readNext();
   }
 
+  /** Queues bytes; `done` runs once they are written, or dropped (error, close). */
   write(data: Buffer, done?: () => void): void {
     if (this.closed) {
       if (done !== undefined) queueMicrotask(done);
@@ -60,20 +61,9 @@ export class FdChannel {
     if (!this.writing) this.writeNext();
   }
 
-  /** This channel as a PacedWriter (open until closed). */
-  get writer(): PacedWriter {
-    return this.pacedWriter;
-  }
-
-  private readonly pacedWriter: PacedWriter = {
-    write: (data, done) => this.write(data, done),
-    get open(): boolean {
-      return !channelClosed(this);
-    },
-  };
-
-  get isClosed(): boolean {
-    return this.closed;
+  /** As a PacedWriter: open until closed. */
+  get open(): boolean {
+    return !this.closed;
   }
 
   /** Drops every queued buffer, calling their `done`s. */
@@ -140,6 +130,3 @@ export class FdChannel {
   }
 }
 
-function channelClosed(c: FdChannel): boolean {
-  return c.isClosed;
-}

@@ -2,7 +2,7 @@
 import { parseVsockAddress, vsockAccept, vsockListen } from '../platform/linux/vsock.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { FdChannel } from './fd-channel.ts';
-import { ChannelError, type ChannelEvents, type ChannelLog, type Transport } from './transport.ts';
+import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, type Transport } from './transport.ts';
 
 export class VsockListenTransport implements Transport {
   private listenFd = -1;
@@ -64,6 +64,11 @@ export class VsockListenTransport implements Transport {
       return;
     }
     this.client.write(data);
+  }
+
+  writer(): PacedWriter | undefined {
+    // Pieces of one reply go to this client only; it stays open until it is closed.
+    return this.client?.open ? this.client : undefined;
   }
 
   pause(): void {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { BASE64_INVALID_DESC, decodeBase64, encodeBase64 } from '../../src/protocol/base64.ts';
+import { WireString } from '../../src/json/value.ts';
 
 function dec(s: string): string {
   return decodeBase64(s).toString('latin1');
@@ -97,7 +98,7 @@ test('64 MiB inputs: plain, LF-wrapped and back-to-back padded groups', () => {
 });
 
 test('planBase64: plain inputs report their decoded length and decode piecewise; others defer', async () => {
-  const { planBase64, decodePlainInto } = await import('../../src/protocol/base64.ts');
+  const { planBase64 } = await import('../../src/protocol/base64.ts');
   for (let n = 0; n <= 200; n++) {
     const b = randomBytes(n);
     for (const s of [b.toString('base64'), b.toString('base64').replace(/=+$/, '')]) {
@@ -106,7 +107,7 @@ test('planBase64: plain inputs report their decoded length and decode piecewise;
       assert.equal(plan.length, n, s);
       const out = Buffer.alloc(n + 3);
       let got = 0;
-      for (let i = 0; i < s.length; i += 8) got += decodePlainInto(plan, i, i + 8, out.subarray(got));
+      for (let i = 0; i < s.length; i += 8) got += plan.readInto(out.subarray(got, got + 6));
       assert.equal(got, n);
       assert.ok(out.subarray(0, n).equals(b));
     }
@@ -117,4 +118,57 @@ test('planBase64: plain inputs report their decoded length and decode piecewise;
   assert.throws(() => planBase64('Y'), /Base64 data contains invalid characters/);
   assert.throws(() => planBase64('YWJj!'), /Base64 data contains invalid characters/);
   assert.throws(() => planBase64('YWJjY'), /Base64 data contains invalid characters/);
+});
+
+/** A WireString over `text` cut into chunks of the given sizes (cycled), classified as the lexer does. */
+function wire(text: string, sizes: number[]): WireString {
+  const all = Buffer.from(text, 'latin1');
+  const chunks: Buffer[] = [];
+  for (let i = 0, k = 0; i < all.length; k++) {
+    const n = Math.max(1, sizes[k % sizes.length]);
+    chunks.push(Buffer.from(all.subarray(i, i + n)));
+    i += n;
+  }
+  return new WireString(chunks, !/[^A-Za-z0-9+/=]/.test(text));
+}
+
+test('planWireBase64 agrees with planBase64 and decodeBase64, whatever the chunking', async () => {
+  const { planBase64, planWireBase64, decodeBase64 } = await import('../../src/protocol/base64.ts');
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const decodeAll = (plan: { length: number; readInto(out: Buffer): number } | null, step: number): unknown => {
+    if (plan === null) return null;
+    const out = Buffer.alloc(plan.length + step);
+    let got = 0;
+    for (;;) {
+      const n = plan.readInto(out.subarray(got, got + step));
+      if (n === 0) break;
+      got += n;
+    }
+    return [plan.length, out.subarray(0, got).toString('hex')];
+  };
+  const inputs: string[] = ['', 'Y', 'YQ', 'YQ=', 'YQ==', 'YWJj', 'YWJjZA', 'YWJjZA==', 'YQ==YQ==', 'aG=k', 'a===', '=AAA', 'YW=', 'YWJj!', 'YW Jj', 'YWJj-_'];
+  for (let n = 0; n < 300; n += 7) {
+    const b = randomBytes(n).toString('base64');
+    inputs.push(b, b.replace(/=+$/, ''), b + 'Y', b.slice(0, 5) + '=' + b.slice(5));
+  }
+  inputs.push(randomBytes(100_000).toString('base64'));
+  for (const text of inputs) {
+    for (const sizes of [[1], [3], [5, 1, 7], [64], [65536]]) {
+      const w = wire(text, sizes);
+      assert.equal(w.length, text.length);
+      assert.equal(w.toString(), text);
+      for (const step of [3, 6, 12, 3 * 1024]) {
+        const want = outcome(() => decodeAll(planBase64(text), step));
+        const got = outcome(() => decodeAll(planWireBase64(w), step));
+        assert.deepEqual(got, want, `${text.slice(0, 40)} sizes ${sizes} step ${step}`);
+        if (Array.isArray(got)) assert.equal(got[1], decodeBase64(text).toString('hex'));
+      }
+    }
+  }
 });

@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFileHandlers, READ_COUNT_MAX } from '../../src/commands/file.ts';
+import { b64Text, createFileHandlers, READ_COUNT_MAX } from '../../src/commands/file.ts';
+import { Base64Bytes } from '../../src/json/value.ts';
+import { ReplyBytes, toJsonParts } from '../../src/json/serialize.ts';
 import { call, errorOf, fakeContext, tempDir } from '../support/handler-context.ts';
 import type { GuestFileWhenceInput } from '../../src/generated/qapi-types.ts';
 
@@ -247,7 +249,7 @@ test('character devices: /dev/null and /dev/zero behave as through stdio', async
     const r = await call(h['guest-file-read']({ handle: z, count: 100000n }, ctx));
     assert.equal(r.count, 100000);
     assert.equal(r.eof, false);
-    assert.ok(Buffer.from(r['buf-b64'], 'base64').equals(Buffer.alloc(100000)));
+    assert.ok(Buffer.from(b64Text(r['buf-b64']), 'base64').equals(Buffer.alloc(100000)));
   } finally {
     cleanup();
   }
@@ -265,10 +267,10 @@ test('48 MiB read in one call, and a 48 MiB write (64 MiB of base64) in one call
     clearInterval(ticker);
     assert.equal(r.count, READ_COUNT_MAX);
     assert.equal(r.eof, false);
-    assert.ok(Buffer.from(r['buf-b64'], 'base64').equals(data.subarray(0, READ_COUNT_MAX)));
+    assert.ok(Buffer.from(b64Text(r['buf-b64']), 'base64').equals(data.subarray(0, READ_COUNT_MAX)));
     const rest = await call(h['guest-file-read']({ handle, count: BigInt(READ_COUNT_MAX) }, ctx));
     assert.deepEqual([rest.count, rest.eof], [1000, true]);
-    assert.ok(Buffer.from(rest['buf-b64'], 'base64').equals(data.subarray(READ_COUNT_MAX)));
+    assert.ok(Buffer.from(b64Text(rest['buf-b64']), 'base64').equals(data.subarray(READ_COUNT_MAX)));
     // The big read ran off the event loop: timers kept firing meanwhile (an ordering fact, not a timing one).
     assert.ok(ticks > 0);
 
@@ -348,6 +350,44 @@ test('large writes: piecewise decoding honours count, LF-wrapped input, and erro
     assert.ok(fs.readFileSync(path.join(dir, 'b')).equals(data));
     const r = open('b', 'r');
     assert.equal(await errorOf(() => h['guest-file-write']({ handle: r, 'buf-b64': data.toString('base64') }, ctx)), 'failed to write to file: Bad file descriptor');
+  } finally {
+    cleanup();
+  }
+});
+
+test('large reads hand their bytes to the serializer; the read buffer is reused only once they are encoded', async () => {
+  const { dir, cleanup, h, ctx, open } = setup();
+  try {
+    const data = randomBytes(3 << 20);
+    fs.writeFileSync(path.join(dir, 'big'), data);
+    const handle = open('big');
+    const read = async (count: number) => (await call(h['guest-file-read']({ handle, count: BigInt(count) }, ctx)))['buf-b64'] as unknown;
+    // Up to 64 KiB the result is a plain string, even when the read was asked for more.
+    fs.writeFileSync(path.join(dir, 'small'), data.subarray(0, 65536));
+    const small = open('small');
+    const s = (await call(h['guest-file-read']({ handle: small, count: 1n << 20n }, ctx)))['buf-b64'] as unknown;
+    assert.equal(s, data.subarray(0, 65536).toString('base64'));
+    const a = await read(1 << 20);
+    assert.ok(a instanceof Base64Bytes);
+    assert.ok(a.bytes.equals(data.subarray(0, 1 << 20)));
+    // Not encoded yet: the next read must not land in the same memory.
+    const b = await read(1 << 20);
+    assert.ok(b instanceof Base64Bytes);
+    assert.notEqual(a.bytes.buffer, b.bytes.buffer);
+    assert.ok(a.bytes.equals(data.subarray(0, 1 << 20)));
+    assert.ok(b.bytes.equals(data.subarray(1 << 20, 2 << 20)));
+    // Encoding the first reply releases its buffer, and the serializer prints the right text.
+    const parts = toJsonParts({ return: { count: 1 << 20, 'buf-b64': a, eof: false } });
+    const bytes = new ReplyBytes(parts, '', '\n');
+    const out = Buffer.alloc(bytes.length);
+    assert.equal(bytes.fill(out, 0), out.length);
+    assert.equal(out.toString('latin1'), `{"return": {"count": ${1 << 20}, "buf-b64": "${data.subarray(0, 1 << 20).toString('base64')}", "eof": false}}\n`);
+    const c = await read(1 << 20);
+    assert.ok(c instanceof Base64Bytes);
+    assert.equal(c.bytes.buffer, a.bytes.buffer);
+    assert.ok(c.bytes.equals(data.subarray(2 << 20, 3 << 20)));
+    bytes.close();
+    new ReplyBytes(toJsonParts(c as Base64Bytes), '', '').close();
   } finally {
     cleanup();
   }

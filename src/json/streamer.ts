@@ -153,26 +153,46 @@ const FAST_SCAN_MIN = 256;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Bytes per block of the fast scan (32 little-endian 16-bit units). */
+const FAST_BLOCK = 64;
+/** scanPlain()'s second result: the STR_CLASS bits of the bytes it passed. */
+let scanFlags = 0;
+
 /**
- * STR_CLASS of every byte of buf[i, end), ORed together: the string scan's inner loop for long
- * runs, two bytes per table lookup. The result has STR_STOP if some byte is one the scan must
- * stop at (the caller then takes the byte-by-byte path over the same range).
+ * The string scan's inner loop for long runs: passes whole blocks of bytes the byte loop would
+ * pass too (no STR_STOP byte among them), two bytes per table lookup, and returns where it
+ * stopped: at the block holding the first byte to stop at, or less than a block before `end`.
+ * The STR_CLASS bits of the bytes passed are ORed into `scanFlags`.
  */
-function scanClasses(buf: Buffer, i: number, end: number): number {
+function scanPlain(buf: Buffer, i: number, end: number): number {
   let acc = 0;
-  if (((buf.byteOffset + i) & 1) !== 0 && i < end) acc = STR_CLASS[buf[i++]];
-  const units = (end - i) >> 1;
-  if (LITTLE_ENDIAN && units > 0) {
-    // the 16-bit view is little-endian, and STR_CLASS2 is symmetric anyway: byte order is moot
-    const w = new Uint16Array(buf.buffer, buf.byteOffset + i, units);
-    const n4 = units & ~3;
-    let k = 0;
-    for (; k < n4; k += 4) acc |= STR_CLASS2[w[k]] | STR_CLASS2[w[k + 1]] | STR_CLASS2[w[k + 2]] | STR_CLASS2[w[k + 3]];
-    for (; k < units; k++) acc |= STR_CLASS2[w[k]];
-    i += units * 2;
+  if (((buf.byteOffset + i) & 1) !== 0 && i < end) {
+    const c = STR_CLASS[buf[i]];
+    if ((c & STR_STOP) !== 0) {
+      scanFlags = 0;
+      return i;
+    }
+    acc = c;
+    i++;
   }
-  for (; i < end; i++) acc |= STR_CLASS[buf[i]];
-  return acc;
+  const units = (end - i) >> 1;
+  const blocks = LITTLE_ENDIAN ? units >> 5 : 0;
+  if (blocks > 0) {
+    // STR_CLASS2 is symmetric in its two bytes, so the byte order of the view is moot
+    const w = new Uint16Array(buf.buffer, buf.byteOffset + i, blocks << 5);
+    for (let k = 0; k < blocks << 5; k += 32) {
+      let b = 0;
+      for (let j = k; j < k + 32; j += 4) b |= STR_CLASS2[w[j]] | STR_CLASS2[w[j + 1]] | STR_CLASS2[w[j + 2]] | STR_CLASS2[w[j + 3]];
+      if ((b & STR_STOP) !== 0) {
+        scanFlags = acc;
+        return i + k * 2;
+      }
+      acc |= b;
+    }
+    i += blocks * FAST_BLOCK;
+  }
+  scanFlags = acc;
+  return i;
 }
 
 // ---- parser frame states ------------------------------------------------------------
@@ -279,6 +299,8 @@ export class JsonStreamer<V extends WireValue = JsonValue> {
     this.tokStart = 0;
     let st = this.state;
     let i = 0;
+    /** The fast string scan resumes here (the byte loop has the bytes before). */
+    let fastFrom = 0;
     try {
       while (i < n) {
         switch (st) {
@@ -333,24 +355,23 @@ export class JsonStreamer<V extends WireValue = JsonValue> {
             const q = this.quote;
             let flags = this.strFlags;
             let c = 0;
+            let limit = n;
             if (n - i >= FAST_SCAN_MIN) {
-              // Long run: up to the next quote character of this string's kind (memchr), then
-              // all of it at once, unless it holds a byte to stop at: the byte loop below then
-              // finds that byte, exactly as it would have without this shortcut.
-              let end = buf.indexOf(q, i);
-              if (end < 0) end = n;
-              const acc = scanClasses(buf, i, end);
-              if ((acc & STR_STOP) === 0) {
-                flags |= acc;
-                i = end;
+              // Long run: whole blocks at a time up to the block holding a byte to stop at; the
+              // byte loop then takes that block only, and finds the byte exactly as it would
+              // have without this shortcut. No byte is looked at more than twice.
+              if (i >= fastFrom) {
+                i = scanPlain(buf, i, n);
+                flags |= scanFlags;
+                fastFrom = i + FAST_BLOCK;
               }
+              if (fastFrom < n) limit = fastFrom;
             }
-            while (i < n && ((c = STR_CLASS[buf[i]]) & STR_STOP) === 0) {
+            while (i < limit && ((c = STR_CLASS[buf[i]]) & STR_STOP) === 0) {
               flags |= c;
               i++;
             }
             this.strFlags = flags;
-            const b = i < n ? buf[i] : 0;
             if (this.partsLen + i - this.tokStart > MAX_TOKEN_SIZE) {
               // the byte that made the token one byte too long ends it; lexing restarts after it
               i = this.tokStart + MAX_TOKEN_SIZE - this.partsLen + 1;
@@ -359,6 +380,8 @@ export class JsonStreamer<V extends WireValue = JsonValue> {
               break;
             }
             if (i >= n) break;
+            const b = buf[i];
+            if ((STR_CLASS[b] & STR_STOP) === 0) break; // at the byte loop's limit: scan on
             if (b === q) {
               i++;
               st = S_START;

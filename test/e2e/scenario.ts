@@ -623,7 +623,7 @@ export const STEPS: Step[] = [
     mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
   },
   {
-    name: 'guest-suspend-ram: no reply, QMP SUSPEND, system_wakeup (then a QMP reset)',
+    name: 'guest-suspend-ram: no reply, QMP SUSPEND (then a cold restart)',
     timeoutMs: 150_000,
     async run({ ch, vm, note }) {
       const qmp = await vm.monitor();
@@ -631,16 +631,13 @@ export const STEPS: Step[] = [
       const ev = await noReplyThenEvent(ch, vm, 'guest-suspend-ram', undefined, 'SUSPEND');
       note(`SUSPEND after ${(eventMs(ev) - t0) / 1000} s`);
       assert.equal(((await qmp.execute('query-status')) as { status: string }).status, 'suspended');
-      const from = qmp.events.length;
-      await qmp.execute('system_wakeup');
-      await qmp.waitEvent('WAKEUP', 30_000, from);
-      // The guest's root is virtio-9p, whose driver has no suspend/resume support: after S3 whatever
-      // touches the root hangs (with a PVH boot, waking even reboots). So the guest is reset here; the
-      // agent's part, entering S3 on request, is done and checked.
+      // The agent's part, entering S3 on request, is done. What follows is not reliable in this guest:
+      // its root is virtio-9p, whose driver has no suspend/resume support, so after a wake-up whatever
+      // touches the root hangs, and a reset then does not always boot it again. A new QEMU on the same
+      // data disk does.
       const starts = vm.agentStarts();
-      await qmp.execute('system_reset');
-      await ch.reconnect(() => vm.connectAgent(120_000));
-      assert.equal(vm.agentStarts(), starts + 1, 'the reset guest started the agent again');
+      await ch.reconnect(() => vm.coldRestart());
+      assert.equal(vm.agentStarts(), starts + 1, 'the restarted guest started the agent');
       assert.deepEqual(await ch.ok('guest-ping'), {});
     },
   },

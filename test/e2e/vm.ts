@@ -368,17 +368,32 @@ export class Vm {
     }
   }
 
-  private launch(): void {
+  /**
+   * Stops QEMU and starts a new one on the same data disk (the console and agent logs continue), for a
+   * guest that no reset can bring back; returns once the agent answers again.
+   */
+  async coldRestart(timeoutMs = 120_000): Promise<RawClient> {
+    await this.stop();
+    const offset = this.consoleText().length;
+    this.launch(true);
+    await this.waitForConsole(/QGA-E2E-AGENT-STARTED/, timeoutMs, offset);
+    return this.connectAgent(timeoutMs);
+  }
+
+  private launch(restart = false): void {
     const { kernel } = this.opts;
-    const binds = guestBinds(this.opts.hostPaths ?? []);
-    const initrd = path.join(this.dir, 'initrd.cpio');
-    fs.writeFileSync(initrd, buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [] }));
     const dataImg = path.join(this.dir, 'data.img');
-    fs.rmSync(dataImg, { force: true });
-    fs.writeFileSync(dataImg, '');
-    fs.truncateSync(dataImg, 64 << 20);
-    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'e2e-data', dataImg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-    for (const f of [this.agentSock, this.qmpSock, this.consoleLog, this.agentLog]) fs.rmSync(f, { force: true });
+    const initrd = path.join(this.dir, 'initrd.cpio');
+    if (!restart) {
+      const binds = guestBinds(this.opts.hostPaths ?? []);
+      fs.writeFileSync(initrd, buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [] }));
+      fs.rmSync(dataImg, { force: true });
+      fs.writeFileSync(dataImg, '');
+      fs.truncateSync(dataImg, 64 << 20);
+      execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'e2e-data', dataImg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+      for (const f of [this.consoleLog, this.agentLog]) fs.rmSync(f, { force: true });
+    }
+    for (const f of [this.agentSock, this.qmpSock]) fs.rmSync(f, { force: true });
 
     const esc = (s: string): string => s.replace(/,/g, ',,');
     const accel = this.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
@@ -389,13 +404,13 @@ export class Vm {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-shutdown', '-rtc', 'base=utc',
       '-kernel', kernel.image, '-initrd', initrd,
       '-append', 'console=ttyS0 panic=-1 quiet loglevel=4 8250.nr_uarts=1',
-      '-chardev', `file,id=con0,path=${esc(this.consoleLog)}`, '-serial', 'chardev:con0',
+      '-chardev', `file,id=con0,path=${esc(this.consoleLog)},append=on`, '-serial', 'chardev:con0',
       '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
       '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
       '-device', 'virtio-serial-pci,id=vser0',
       '-chardev', `socket,id=qga0,path=${esc(this.agentSock)},server=on,wait=off`,
       '-device', `virtserialport,bus=vser0.0,chardev=qga0,name=${AGENT_PORT}`,
-      '-chardev', `file,id=agentlog,path=${esc(this.agentLog)}`,
+      '-chardev', `file,id=agentlog,path=${esc(this.agentLog)},append=on`,
       '-device', 'virtserialport,bus=vser0.0,chardev=agentlog,name=qga-e2e.agent-log',
       '-device', 'virtio-rng-pci',
       '-blockdev', `driver=file,node-name=data0f,filename=${esc(dataImg)},discard=unmap`,
@@ -406,7 +421,7 @@ export class Vm {
       '-chardev', `socket,id=qmp0,path=${esc(this.qmpSock)},server=on,wait=off`, '-mon', 'chardev=qmp0,mode=control',
     ];
     fs.writeFileSync(path.join(this.dir, 'qemu.cmdline'), ['qemu-system-x86_64', ...args].map(shq).join(' ') + '\n');
-    const log = fs.openSync(this.qemuLog, 'w');
+    const log = fs.openSync(this.qemuLog, 'a');
     // setpriv --pdeathsig: QEMU dies with the test process even if that one is SIGKILLed.
     const [cmd, argv] = isExecutable('/usr/bin/setpriv')
       ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...args]]

@@ -19,6 +19,7 @@ import { UnixListenTransport } from './transport/unix-listen.ts';
 import { VirtioSerialTransport } from './transport/virtio-serial.ts';
 import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
+import { exitNow } from './platform/linux/exit.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -26,7 +27,7 @@ const SD_LISTEN_FD = 3;
 function exitWith(code: number, stdout = '', stderr = ''): never {
   if (stdout) fs.writeSync(1, stdout);
   if (stderr) fs.writeSync(2, stderr);
-  process.exit(code);
+  exitNow(code);
 }
 
 /** systemd socket activation: the listening socket is fd 3 (facts §4.9). Returns the forced method. */
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
     logger.debug(`received signal num ${signal === 'SIGINT' ? 2 : 15}, quitting`);
     pidfile?.release();
     logger.close();
-    process.exit(0);
+    exitNow(0);
   };
   process.on('SIGTERM', quit);
   process.on('SIGINT', quit);
@@ -239,6 +240,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`qga-ts: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
+  fs.writeSync(2, `qga-ts: ${err instanceof Error ? err.stack : String(err)}\n`);
+  exitNow(1);
 });

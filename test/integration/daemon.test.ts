@@ -147,8 +147,12 @@ describe('isa-serial on a pseudo-terminal', () => {
       });
       // Raw mode: no CR added to the reply's LF, no echo of the request.
       assert.equal(got, '{"return": 9223372036854775807}\n');
-    } finally {
+      // A pool thread sits in a blocking read() of the tty: SIGTERM must still end the agent, with 0.
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
+      assert.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]), 0);
+    } finally {
+      child.kill('SIGKILL');
       fs.closeSync(master);
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -319,6 +319,8 @@ export class JsonStreamer<V extends WireValue = JsonValue> {
                 this.quote = b;
                 this.strFlags = 0;
                 st = S_STR;
+                // short strings (names, keys) end within a block: the byte loop takes the first one
+                fastFrom = i + FAST_BLOCK;
                 break;
               case C_ZERO:
                 this.tokStart = i++;

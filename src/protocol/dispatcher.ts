@@ -99,25 +99,18 @@ export class Dispatcher {
     if (!(request instanceof Map)) {
       return errorReply(new QgaError('GenericError', 'QMP input must be a JSON object'), undefined);
     }
-    let id: WireValue | undefined;
     let name: string | undefined;
     let args: WireObject | undefined;
     // Fast path: only the three known members, each of the right type. Then the order in which
     // qemu-ga examines them cannot matter: none of them is an error.
-    let plain = true;
-    for (const [key, value] of request) {
-      if (key === 'execute' && typeof value === 'string') name = value;
-      else if (key === 'arguments' && value instanceof Map) args = value;
-      else if (key === 'id') id = value;
-      else {
-        plain = false;
-        break;
-      }
-    }
-    if (!plain) {
-      id = request.get('id');
-      name = undefined;
-      args = undefined;
+    const execute = request.get('execute');
+    const argsValue = request.get('arguments');
+    const id = request.get('id');
+    const known = (execute === undefined ? 0 : 1) + (argsValue === undefined ? 0 : 1) + (id === undefined ? 0 : 1);
+    if (known === request.size && typeof execute === 'string' && (argsValue === undefined || argsValue instanceof Map)) {
+      name = execute;
+      args = argsValue;
+    } else {
       // qemu-ga examines members in its hash-table order; the first bad one decides the error.
       for (const key of qdictOrderedKeys([...request.keys()])) {
         const value = request.get(key) as WireValue;

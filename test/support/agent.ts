@@ -95,12 +95,20 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static connect(sock: string): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(sock);
-      s.once('connect', () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
+  /** Connects, retrying while the listen backlog is full (EAGAIN), as a real client would. */
+  static async connect(sock: string): Promise<RawClient> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise((resolve, reject) => {
+          const s = net.connect(sock);
+          s.once('connect', () => resolve(new RawClient(s)));
+          s.once('error', reject);
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= 200) throw err;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
   }
 
   send(data: string | Uint8Array): void {

@@ -12,40 +12,13 @@
 // - QgaCommands: an abstract class with one typed method per command.
 
 import type * as T from './qapi-types.ts';
+import type { CommandName } from './qapi-commands.ts';
 
 // ---- reply types ----
 
-/**
- * One command the agent knows.
- *
- * QAPI struct 'GuestAgentCommandInfo', since 1.1.0.
- */
-export type GuestAgentCommandInfo = {
-  /** the command's name */
-  name: string;
-  /**
-   * false when the command was disabled, by the administrator
-   * or by the agent's current state
-   */
-  enabled: boolean;
-  /**
-   * false for commands that send no answer when they
-   * succeed (since 1.7)
-   */
-  'success-response': boolean;
-};
+export type GuestAgentCommandInfo = T.GuestAgentCommandInfo;
 
-/**
- * Version and command list of the agent.
- *
- * QAPI struct 'GuestAgentInfo', since 0.15.0.
- */
-export type GuestAgentInfo = {
-  /** the agent's version string */
-  version: string;
-  /** one entry per command the agent knows */
-  supported_commands: GuestAgentCommandInfo[];
-};
+export type GuestAgentInfo = T.GuestAgentInfo;
 
 /**
  * What `guest-file-read` got.
@@ -103,15 +76,7 @@ export type GuestFilesystemTrimResult = {
   error?: string;
 };
 
-/**
- * The outcome of `guest-fstrim`.
- *
- * QAPI struct 'GuestFilesystemTrimResponse', since 2.4.
- */
-export type GuestFilesystemTrimResponse = {
-  /** one `GuestFilesystemTrimResult` per filesystem */
-  paths: GuestFilesystemTrimResult[];
-};
+export type GuestFilesystemTrimResponse = T.GuestFilesystemTrimResponse;
 
 export type GuestIpAddressType = T.GuestIpAddressType;
 
@@ -153,21 +118,7 @@ export type GuestNetworkInterfaceStat = {
   'tx-dropped': bigint;
 };
 
-/**
- * One network interface of the guest.
- *
- * QAPI struct 'GuestNetworkInterface', since 1.1.
- */
-export type GuestNetworkInterface = {
-  /** the interface's name */
-  name: string;
-  /** the interface's MAC address */
-  'hardware-address'?: string;
-  /** the addresses configured on the interface */
-  'ip-addresses'?: GuestIpAddress[];
-  /** the interface's traffic counters (since 2.11) */
-  statistics?: GuestNetworkInterfaceStat;
-};
+export type GuestNetworkInterface = T.GuestNetworkInterface;
 
 /**
  * One virtual CPU as the guest sees it.
@@ -296,32 +247,7 @@ export type GuestDiskSmart =
   | ({ type: 'nvme' } & GuestNVMeSmart)
   | ({ type: 'ide' | 'fdc' | 'scsi' | 'virtio' | 'xen' | 'usb' | 'uml' | 'sata' | 'sd' | 'unknown' | 'ieee1394' | 'ssa' | 'fibre' | 'raid' | 'iscsi' | 'sas' | 'mmc' | 'virtual' | 'file-backed-virtual' });
 
-/**
- * One disk, or one partition of a disk.
- *
- * QAPI struct 'GuestDiskInfo', since 5.2.
- */
-export type GuestDiskInfo = {
-  /** the device node on Linux, the UNC path on Windows */
-  name: string;
-  /** true for a partition, false for a whole disk */
-  partition: boolean;
-  /**
-   * the devices this one is built on (Linux only), for
-   * instance the physical volumes below an LVM logical volume, or
-   * the disk that holds a LUKS volume
-   */
-  dependencies?: string[];
-  /**
-   * where the disk sits in the hardware; absent for purely
-   * virtual devices
-   */
-  address?: GuestDiskAddress;
-  /** another name of the disk; on Linux, its device-mapper name */
-  alias?: string;
-  /** the disk's health data (since 7.1) */
-  smart?: GuestDiskSmart;
-};
+export type GuestDiskInfo = T.GuestDiskInfo;
 
 /**
  * One mounted filesystem.
@@ -450,33 +376,9 @@ export type GuestExec = {
   pid: bigint;
 };
 
-/**
- * The guest's host name.
- *
- * QAPI struct 'GuestHostName', since 2.10.
- */
-export type GuestHostName = {
-  /** the name */
-  'host-name': string;
-};
+export type GuestHostName = T.GuestHostName;
 
-/**
- * A user with an active session.
- *
- * QAPI struct 'GuestUser', since 2.10.
- */
-export type GuestUser = {
-  /** the login name */
-  user: string;
-  /**
-   * when the user logged in, in seconds (with fraction)
-   * since 1970-01-01 00:00:00 UTC.  For a user with several sessions,
-   * the oldest login counts.
-   */
-  'login-time': number;
-  /** the logon domain (Windows only) */
-  domain?: string;
-};
+export type GuestUser = T.GuestUser;
 
 /**
  * The guest's time zone.
@@ -496,78 +398,9 @@ export type GuestTimezone = {
   offset: bigint;
 };
 
-/**
- * Identity of the guest's operating system.
- *
- * QAPI struct 'GuestOSInfo', since 2.10.
- */
-export type GuestOSInfo = {
-  /**
-   * * POSIX: the release field of uname(2)
-   * * Windows: the OS build number
-   */
-  'kernel-release'?: string;
-  /**
-   * * POSIX: the version field of uname(2)
-   * * Windows: the OS version number
-   */
-  'kernel-version'?: string;
-  /**
-   * * POSIX: the machine field of uname(2)
-   * * Windows: x86, x86_64, arm or ia64
-   */
-  machine?: string;
-  /**
-   * * POSIX: ID from os-release(5)
-   * * Windows: the string "mswindows"
-   */
-  id?: string;
-  /**
-   * * POSIX: NAME from os-release(5)
-   * * Windows: the string "Microsoft Windows"
-   */
-  name?: string;
-  /**
-   * * POSIX: PRETTY_NAME from os-release(5)
-   * * Windows: the product name, such as "Microsoft Windows 10
-   * Enterprise"
-   */
-  'pretty-name'?: string;
-  /**
-   * * POSIX: VERSION from os-release(5)
-   * * Windows: the full version text, such as "Microsoft Windows
-   * Server 2008"
-   */
-  version?: string;
-  /**
-   * * POSIX: VERSION_ID from os-release(5)
-   * * Windows: a short version tag, such as "7" or "20012r2"
-   */
-  'version-id'?: string;
-  /**
-   * * POSIX: VARIANT from os-release(5)
-   * * Windows: "server" or "client"
-   */
-  variant?: string;
-  /**
-   * * POSIX: VARIANT_ID from os-release(5)
-   * * Windows: "server" or "client"
-   */
-  'variant-id'?: string;
-};
+export type GuestOSInfo = T.GuestOSInfo;
 
-/**
- * SSH public keys of a user.
- *
- * QAPI struct 'GuestAuthorizedKeys', since 5.2.
- */
-export type GuestAuthorizedKeys = {
-  /**
-   * the keys, one per entry, each a line in the format of
-   * sshd(8)'s authorized_keys file
-   */
-  keys: string[];
-};
+export type GuestAuthorizedKeys = T.GuestAuthorizedKeys;
 
 /**
  * I/O counters of a block device, as the kernel keeps them.
@@ -685,20 +518,7 @@ export type GuestLinuxCpuStats = {
 export type GuestCpuStats =
   | ({ type: 'linux' } & GuestLinuxCpuStats);
 
-/**
- * The guest's load averages: the average number of runnable processes
- * over three time windows.
- *
- * QAPI struct 'GuestLoadAverage', since 10.0.
- */
-export type GuestLoadAverage = {
-  /** over the last minute */
-  load1m: number;
-  /** over the last five minutes */
-  load5m: number;
-  /** over the last fifteen minutes */
-  load15m: number;
-};
+export type GuestLoadAverage = T.GuestLoadAverage;
 
 /**
  * One entry of the guest's routing tables (Linux only).  IPv4 routes
@@ -944,50 +764,7 @@ export type GuestSshRemoveAuthorizedKeysArgs = {
 
 // ---- command tables ----
 
-export type ClientCommandName =
-  | 'guest-sync-delimited'
-  | 'guest-sync'
-  | 'guest-ping'
-  | 'guest-get-time'
-  | 'guest-set-time'
-  | 'guest-info'
-  | 'guest-shutdown'
-  | 'guest-file-open'
-  | 'guest-file-close'
-  | 'guest-file-read'
-  | 'guest-file-write'
-  | 'guest-file-seek'
-  | 'guest-file-flush'
-  | 'guest-fsfreeze-status'
-  | 'guest-fsfreeze-freeze'
-  | 'guest-fsfreeze-freeze-list'
-  | 'guest-fsfreeze-thaw'
-  | 'guest-fstrim'
-  | 'guest-suspend-disk'
-  | 'guest-suspend-ram'
-  | 'guest-suspend-hybrid'
-  | 'guest-network-get-interfaces'
-  | 'guest-get-vcpus'
-  | 'guest-set-vcpus'
-  | 'guest-get-disks'
-  | 'guest-get-fsinfo'
-  | 'guest-set-user-password'
-  | 'guest-get-memory-blocks'
-  | 'guest-set-memory-blocks'
-  | 'guest-get-memory-block-info'
-  | 'guest-exec-status'
-  | 'guest-exec'
-  | 'guest-get-host-name'
-  | 'guest-get-users'
-  | 'guest-get-timezone'
-  | 'guest-get-osinfo'
-  | 'guest-ssh-get-authorized-keys'
-  | 'guest-ssh-add-authorized-keys'
-  | 'guest-ssh-remove-authorized-keys'
-  | 'guest-get-diskstats'
-  | 'guest-get-cpustats'
-  | 'guest-get-load'
-  | 'guest-network-get-route';
+export type ClientCommandName = CommandName;
 
 /** Arguments of each command (an empty record: the command takes none). */
 export interface ClientCommandArgs {

@@ -835,7 +835,8 @@ function genClient(g: Gen, sourceName: string): string {
   out += '// - Argument types (`<Command>Args`): integers may be given as `number` or `bigint`.\n';
   out += '// - Shape tables for the schema-driven converter (src/client/convert.ts).\n';
   out += '// - QgaCommands: an abstract class with one typed method per command.\n\n';
-  out += "import type * as T from './qapi-types.ts';\n\n";
+  out += "import type * as T from './qapi-types.ts';\n";
+  out += "import type { CommandName } from './qapi-commands.ts';\n\n";
 
   const emitted = new Set<string>();
   const claim = (name: string, def: Definition) => {
@@ -852,10 +853,17 @@ function genClient(g: Gen, sourceName: string): string {
       case 'enum':
         out += `export type ${id} = T.${id};\n\n`;
         break;
-      case 'struct':
+      case 'struct': {
+        const reply = objectBody(g, structMembers(b, def), 'reply', (m) => docOwner(b, def, m));
+        // Where the reply form is qapi-types.ts's own (no 64-bit integers inside), refer to it.
+        if (reply === objectBody(g, structMembers(b, def), 'out', (m) => docOwner(b, def, m))) {
+          out += `export type ${id} = T.${id};\n\n`;
+          break;
+        }
         out += defDoc(def);
-        out += `export type ${id} = {\n${objectBody(g, structMembers(b, def), 'reply', (m) => docOwner(b, def, m))}};\n\n`;
+        out += `export type ${id} = {\n${reply}};\n\n`;
         break;
+      }
       case 'union': {
         const base = baseMembers(b, def);
         const others = base.filter((m) => m.name !== def.discriminator);
@@ -898,8 +906,7 @@ function genClient(g: Gen, sourceName: string): string {
   const replyOf = (c: CommandDef) => (c.returns === undefined ? 'void' : tsType(g, c.returns, 'reply'));
 
   out += '// ---- command tables ----\n\n';
-  out += 'export type ClientCommandName =\n';
-  out += b.commands.map((c) => `  | ${quote(c.name)}`).join('\n') + ';\n\n';
+  out += 'export type ClientCommandName = CommandName;\n\n';
   out += '/** Arguments of each command (an empty record: the command takes none). */\n';
   out += 'export interface ClientCommandArgs {\n';
   for (const c of b.commands) out += `  ${quote(c.name)}: ${argsType.get(c.name) ?? 'Record<string, never>'};\n`;

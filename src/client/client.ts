@@ -25,7 +25,7 @@
 
 import * as net from 'node:net';
 import { randomFillSync } from 'node:crypto';
-import { toJson } from '../json/serialize.ts';
+import { ReplyBytes, toJson, toJsonParts } from '../json/serialize.ts';
 import type { JsonValue, OutValue } from '../json/value.ts';
 import {
   QgaCommands,
@@ -186,7 +186,7 @@ export class QgaClient extends QgaCommands<CallOptions> {
     await this.prepare();
     const id = this.nextId;
     this.nextId = (id + 1n) & ID_MASK;
-    const text = toJson(wireArgs === undefined ? { execute: command, id } : { execute: command, arguments: wireArgs, id }) + '\n';
+    const bytes = requestBytes(wireArgs === undefined ? { execute: command, id } : { execute: command, arguments: wireArgs, id });
     const noReply = !expectsReply(command);
     const timeout = options?.timeout ?? this.timeout;
     const grace = options?.noReplyGrace ?? this.noReplyGrace;
@@ -195,9 +195,8 @@ export class QgaClient extends QgaCommands<CallOptions> {
     return new Promise<JsonValue | undefined>((resolve, reject) => {
       const p: Pending = { id, command, noReply, resolve, reject };
       this.pending.set(id, p);
-      this.traceSend(text);
-      // toJson writes pure 7-bit ASCII: latin1 is its UTF-8, and much cheaper to encode.
-      socket.write(Buffer.from(text, 'latin1'), (err) => {
+      if (this.trace) this.traceSend(bytes.toString('latin1'));
+      socket.write(bytes, (err) => {
         // A failed write also closes the socket; onClose settles the call.
         if (err || !noReply || !this.pending.has(id)) return;
         p.timer = setTimeout(() => {
@@ -426,6 +425,20 @@ export class QgaClient extends QgaCommands<CallOptions> {
   private traceSend(text: string): void {
     this.trace?.('send', text.length > 2000 ? `${text.slice(0, 2000)}… (${text.length} bytes)` : text);
   }
+}
+
+/**
+ * A request's bytes, newline included. toJson writes pure 7-bit ASCII, so latin1 is its UTF-8
+ * (and much cheaper to encode); Base64Bytes arguments (file transfers) are encoded straight
+ * into the buffer, never made into one big string that would be scanned for escapes.
+ */
+function requestBytes(request: OutValue): Buffer {
+  const parts = toJsonParts(request);
+  if (parts.length === 1) return Buffer.from((parts[0] as string) + '\n', 'latin1');
+  const out = new ReplyBytes(parts, '', '\n');
+  const buf = Buffer.allocUnsafe(out.length);
+  out.fill(buf, 0);
+  return buf;
 }
 
 function toCommandError(err: JsonValue, command: string): QgaClientError {

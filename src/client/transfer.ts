@@ -13,6 +13,9 @@ import { open as openLocal, type FileHandle } from 'node:fs/promises';
 import type { QgaClient, CallOptions } from './client.ts';
 import { QgaClientError, QgaCommandError, QgaProtocolError } from './errors.ts';
 import { runGuestCommand } from './exec.ts';
+import { replyFromWire } from './convert.ts';
+import { Base64Bytes } from '../json/value.ts';
+import type { GuestFileWrite } from '../generated/qapi-client.ts';
 
 export const DEFAULT_CHUNK = 1024 * 1024;
 /** qemu-ga refuses a read count above 48 MB. */
@@ -169,7 +172,7 @@ export async function writeGuestFile(
             break;
           }
           hash.update(b);
-          inflight.push({ len: b.length, p: quiet(client.guestFileWrite({ handle, 'buf-b64': b.toString('base64') }, call)) });
+          inflight.push({ len: b.length, p: quiet(writeChunk(client, handle, b, call)) });
         }
         const w = inflight.shift();
         if (w === undefined) break;
@@ -185,6 +188,12 @@ export async function writeGuestFile(
     }
     return { bytes: done, sha256: hash.digest('hex') };
   });
+}
+
+/** guest-file-write of `bytes`, base64-encoded as the request is built (no big string). */
+async function writeChunk(client: QgaClient, handle: bigint, bytes: Buffer, call: CallOptions | undefined): Promise<GuestFileWrite> {
+  const raw = await client.call('guest-file-write', { handle, 'buf-b64': new Base64Bytes(bytes) }, call);
+  return replyFromWire('guest-file-write', raw) as GuestFileWrite;
 }
 
 export type VerifyMethod = 'sha256sum' | 'readback';

@@ -343,3 +343,28 @@ describe('client: addresses', () => {
     assert.deepEqual(parseAddress('./dir:1/sock'), { path: './dir:1/sock' });
   });
 });
+
+describe('client: file transfer requests', () => {
+  it('writeGuestFile sends each chunk as the exact base64 of its bytes (encoded into the request buffer)', async () => {
+    const { writeGuestFile } = await import('../../src/client/transfer.ts');
+    const got: Buffer[] = [];
+    const { client } = await setup((req) => {
+      if (req.command === 'guest-file-open') return { return: 7n };
+      if (req.command === 'guest-file-close') return { return: {} };
+      if (req.command !== 'guest-file-write') return undefined;
+      assert.equal(req.args!.get('handle'), 7n);
+      const text = req.args!.get('buf-b64') as string;
+      const bytes = Buffer.from(text, 'base64');
+      assert.equal(bytes.toString('base64'), text, 'canonical padded base64');
+      got.push(bytes);
+      return { return: { count: BigInt(bytes.length), eof: false } };
+    });
+    // Sizes around the encoder's 12 KiB step and base64's 3-byte groups.
+    const data = Buffer.alloc(3 * 12 * 1024 + 2);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) & 0xff;
+    const r = await writeGuestFile(client, '/x', data, { chunkSize: 12 * 1024 + 1, window: 2 });
+    assert.equal(r.bytes, data.length);
+    assert.deepEqual(Buffer.concat(got), data);
+    assert.deepEqual(got.map((b) => b.length), [12289, 12289, 12288]);
+  });
+});

@@ -226,6 +226,9 @@ export function createFileHandlers(): FileHandlers {
   const files = new Map<bigint, OpenFile>();
   const small = Buffer.allocUnsafeSlow(SYNC_LIMIT);
   const big = new ReadBuffer();
+  // The decode buffers of the last streamed write, for the next one (a stream of 1 MiB writes).
+  const slices: Buffer[] = [];
+  const newSlice = (): Buffer => Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3);
 
   function find(handle: bigint): OpenFile {
     const f = files.get(handle);
@@ -315,7 +318,7 @@ export function createFileHandlers(): FileHandlers {
   /** Decodes and writes a plain base64 argument piece by piece, decoding the next piece while one is written. */
   async function writeStreamed(ctx: AgentContext, f: OpenFile, b64: PlainBase64, count: number): Promise<GuestFileWrite> {
     collectGarbage();
-    const bufs = [Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3), Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3)];
+    const bufs = [slices.pop() ?? newSlice(), slices.pop() ?? newSlice()];
     let written = 0;
     let cur = 0;
     let ready = b64.readInto(bufs[cur]);
@@ -334,6 +337,7 @@ export function createFileHandlers(): FileHandlers {
     } catch (err) {
       writeFailed(ctx, f, err);
     }
+    if (slices.length === 0) slices.push(...bufs);
     // The argument (a string, or the chunks it came in), once the reply is out.
     noteGarbage(b64.chars);
     return { count: written, eof: false };

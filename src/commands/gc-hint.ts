@@ -13,6 +13,8 @@ import { mallocTrim } from '../platform/linux/fdops.ts';
 
 /** Below this much garbage, leave collection to V8. */
 const THRESHOLD = 8 * 1024 * 1024;
+/** Smaller pieces (a stream of 1 MiB writes) are left to V8's own external-memory accounting. */
+const LARGE = 4 * 1024 * 1024;
 /** Quiet time after a collection before the final collection and trim. */
 const QUIET_MS = 300;
 /** Time for V8's background threads to free what that collection found dead. */
@@ -39,6 +41,7 @@ function gc(): (() => void) | null {
 
 /** Records `bytes` of large objects that are garbage now or once the current reply is out. */
 export function noteGarbage(bytes: number): void {
+  if (bytes < LARGE) return;
   debt += bytes;
   if (debt < THRESHOLD || scheduled) return;
   scheduled = true;

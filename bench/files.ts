@@ -9,7 +9,8 @@
 // - peak RSS: VmHWM of the agent process, reset (clear_refs 5) before each 48 MB phase;
 // - exec: guest-exec of `true`, then guest-exec-status back to back until exited; median ms.
 // MB/s is 10^6 payload bytes per second, counting only the time from sending a request to
-// receiving the last byte of its reply: the client's own base64 and hashing work is left out
+// receiving the last byte of its reply (when the chunk holding its newline arrives, before the
+// pieces are joined): the client's own base64 and hashing work is left out
 // (it is identical for both agents and would otherwise dominate at 48 MB). Each read result is
 // checked by sha256, each written file on disk.
 // The 4 KiB phases cover the first --small-mib MiB (65536 round trips per 256 MiB otherwise).
@@ -56,9 +57,13 @@ class LineClient {
     });
   }
 
+  /** When the last byte of the latest line arrived (before its pieces were joined). */
+  lastLineAt = 0;
+
   private onData(d: Buffer): void {
     let start = 0;
     for (let nl = d.indexOf(10); nl >= 0; nl = d.indexOf(10, start)) {
+      this.lastLineAt = performance.now();
       this.parts.push(d.subarray(start, nl));
       const line = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
       this.parts = [];
@@ -137,7 +142,7 @@ async function readPhase(side: Side, file: string, count: number, limit: number,
   while (total < limit) {
     const t0 = performance.now();
     const line = await side.client.request(req);
-    secs += (performance.now() - t0) / 1000;
+    secs += (side.client.lastLineAt - t0) / 1000;
     const { data, eof } = parseRead(line);
     hash.update(data);
     total += data.length;
@@ -157,7 +162,7 @@ async function writePhase(side: Side, dir: string, data: Buffer, chunk: number):
     const req = Buffer.from(`{"execute":"guest-file-write","arguments":{"handle":${h},"buf-b64":"${b64}"}}`, 'latin1');
     const t0 = performance.now();
     const line = await side.client.request(req);
-    secs += (performance.now() - t0) / 1000;
+    secs += (side.client.lastLineAt - t0) / 1000;
     if (line.indexOf('"return"') < 0) throw new Error(`${side.name}: write of ${chunk}-byte chunks failed: ${line.toString('utf8', 0, 300)}`);
   }
   const t0 = performance.now();

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { guestSha256, QgaClient, QgaCommandError, readGuestFileToBuffer, runGuestCommand, writeGuestFile } from '../../src/client/index.ts';
 import { REPO, QEMU_GA } from '../support/agent.ts';
-import { Skip, skipIfUnsupported, type GuestChannel } from './channel.ts';
+import { requestJson, Skip, skipIfUnsupported, type GuestChannel, type Reply } from './channel.ts';
 import type { QmpEvent } from './qmp.ts';
 import { GUEST_AGENT_DEVICE, GUEST_HOSTNAME, GUEST_RUN_DIR, NIC_IPV4, NIC_MAC, sleep, type Kernel, type Vm } from './vm.ts';
 
@@ -80,9 +80,12 @@ interface ExecResult {
   'out-truncated'?: boolean;
 }
 
-/** guest-exec, then guest-exec-status until exited; only the final status is recorded. */
-async function execWait(ch: GuestChannel, argv: string[], extra: Record<string, unknown> = {}): Promise<ExecResult> {
-  const { pid } = await ch.ok<{ pid: number }>('guest-exec', { path: argv[0], arg: argv.slice(1), 'capture-output': true, ...extra });
+/**
+ * guest-exec, then guest-exec-status until exited; only the final status is recorded (nothing at all with
+ * `record: false`, for output that holds timings).
+ */
+async function execWait(ch: GuestChannel, argv: string[], extra: Record<string, unknown> = {}, { record = true } = {}): Promise<ExecResult> {
+  const { pid } = await ch.ok<{ pid: number }>('guest-exec', { path: argv[0], arg: argv.slice(1), 'capture-output': true, ...extra }, { record });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const r = await ch.call('guest-exec-status', { pid }, { record: false });
@@ -90,8 +93,10 @@ async function execWait(ch: GuestChannel, argv: string[], extra: Record<string, 
     if (r.json.error) throw new Error(`guest-exec-status ${pid}: ${r.json.error.desc}`);
     const st = r.json.return as { exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string; 'out-truncated'?: boolean };
     if (st.exited) {
-      ch.record(`-> {"execute":"guest-exec-status","arguments":{"pid":${pid}}}`);
-      ch.record(`<- ${r.raw}`);
+      if (record) {
+        ch.record(`-> {"execute":"guest-exec-status","arguments":{"pid":${pid}}}`);
+        ch.record(`<- ${r.raw}`);
+      }
       return { exitcode: st.exitcode, signal: st.signal, out: unb64(st['out-data'] ?? ''), err: unb64(st['err-data'] ?? ''), 'out-truncated': st['out-truncated'] };
     }
     if (Date.now() > deadline) throw new Error(`${argv.join(' ')} did not exit within 30 s`);
@@ -156,6 +161,101 @@ async function noReplyThenEvent(ch: GuestChannel, vm: Vm, command: string, args:
   }
   ch.record('<- (no reply)');
   return seen;
+}
+
+/**
+ * A command that gets no reply when it works, for what QEMU has no event for (a halt, a hibernation that
+ * comes back): waits until the guest console, from now on, matches every one of `done`. A reply line
+ * before that fails the step (or skips it, for "not supported"). Nothing is read that a later request
+ * would miss: the channel stays usable. Returns the console text since the request.
+ */
+async function noReplyUntilConsole(ch: GuestChannel, vm: Vm, command: string, args: Record<string, unknown> | undefined, done: RegExp[], timeoutMs: number): Promise<string> {
+  const offset = vm.consoleText().length;
+  const request = requestJson(command, args);
+  ch.client.send(request);
+  ch.record(`-> ${request}`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // Looks at what arrived without taking it, unless it is a whole line: the reply.
+    const buf = await ch.client.waitFor((b) => b.includes(10), 250);
+    if (buf.includes(10)) {
+      const [line] = await ch.client.lines(1, 0);
+      ch.record(`<- ${line}`);
+      skipIfUnsupported(command, { raw: line, json: JSON.parse(line) as Reply['json'] });
+      assert.fail(`${command} answered: ${line}`);
+    }
+    const text = vm.consoleText().slice(offset);
+    if (done.every((re) => re.test(text))) {
+      ch.record('<- (no reply)');
+      return text;
+    }
+    if (!vm.running) throw new Error(`QEMU exited after ${command}`);
+    if (Date.now() > deadline) throw new Error(`${command}: the console did not show ${done.filter((re) => !re.test(text)).join(', ')} within ${timeoutMs} ms`);
+  }
+}
+
+/** The guest kernel's log after the last line that is exactly `marker`, without timestamps (not recorded). */
+async function kernelLogAfter(ch: GuestChannel, marker: string): Promise<string[]> {
+  const r = await execWait(ch, ['/bin/dmesg'], {}, { record: false });
+  assert.equal(r.exitcode, 0, `dmesg: ${r.err}`);
+  const lines = r.out.split('\n').map((l) => l.replace(/^\[\s*\d+\.\d+\] ?/, ''));
+  const at = lines.lastIndexOf(marker);
+  assert.ok(at >= 0, `the marker ${marker} is in the kernel log`);
+  return lines.slice(at + 1);
+}
+
+/** What the kernel logs, in this order, for one hibernation stopped at pm_test's freezer stage (6.1). */
+const HIBERNATION_FREEZER_TEST = [
+  /^PM: hibernation: hibernation entry$/,
+  /^Freezing user space processes completed/,
+  /^Freezing remaining freezable tasks completed/,
+  /^PM: hibernation: debug: Waiting for \d+ seconds?\.$/,
+  /^Restarting tasks \.\.\. done\.$/,
+  /^PM: hibernation: hibernation exit$/,
+];
+
+/**
+ * guest-suspend-disk and -hybrid, with the kernel's hibernation test mode: /sys/power/pm_test set to
+ * `freezer` makes a write of `disk` to /sys/power/state run the hibernation path up to the freezing of
+ * every process and kernel thread, wait 5 s, thaw and return success, without touching a device (a real
+ * hibernation would not come back: the 9p root does not survive a device freeze) or needing swap. The
+ * console shows the kernel's info messages meanwhile, so that the step knows when it is over; then
+ * pm_test, the hibernation mode and the console level are put back (guest-suspend-ram needs the real S3).
+ */
+async function hibernationFreezerTest({ ch, vm, note }: StepContext, command: string, done: RegExp[] = []): Promise<string> {
+  const marker = `QGA-E2E-MARK ${command}`;
+  const prep = await execWait(ch, ['/bin/sh', '-c', `cat /proc/sys/kernel/printk /sys/power/disk && echo freezer >/sys/power/pm_test && cat /sys/power/pm_test && echo 7 >/proc/sys/kernel/printk && echo '${marker}' >/dev/kmsg`]);
+  assert.equal(prep.exitcode, 0, `pm_test set: ${prep.err}`);
+  const [printk, disk, pmTest] = prep.out.split('\n');
+  const consoleLevel = printk.split(/\s+/)[0];
+  const diskMode = /\[(\w+)\]/.exec(disk)?.[1] ?? 'platform';
+  assert.match(pmTest, /\[freezer\]/);
+  let text = '';
+  let ok = false;
+  try {
+    const t0 = Date.now();
+    text = await noReplyUntilConsole(ch, vm, command, undefined, [/PM: hibernation: hibernation exit/, ...done], 120_000);
+    note(`the hibernation test was over after ${(Date.now() - t0) / 1000} s`);
+    for (const re of done) ch.record(`console: ${re.exec(text)?.[0]}`);
+    // The agent was blocked in the write to /sys/power/state (or waiting for the helper doing it); an
+    // error reply would come now, before this one.
+    const sync = await ch.call('guest-sync', { id: 20240101 });
+    assert.equal(sync.raw, '{"return": 20240101}', `the line after ${command} is guest-sync's reply`);
+    const log = await kernelLogAfter(ch, marker);
+    const at = HIBERNATION_FREEZER_TEST.map((re) => log.findIndex((l) => re.test(l)));
+    assert.ok(
+      at.every((i, n) => i >= 0 && (n === 0 || i > at[n - 1])),
+      `the kernel log shows ${HIBERNATION_FREEZER_TEST.join(', ')} in order:\n${log.join('\n')}`,
+    );
+    assert.equal(log.filter((l) => HIBERNATION_FREEZER_TEST[0].test(l)).length, 1, 'one hibernation');
+    ch.record(`kernel log: ${at.map((i) => log[i].replace(/ \(elapsed [\d.]+ seconds\)/, '')).join(' | ')}`);
+    ok = true;
+  } finally {
+    const reset = execWait(ch, ['/bin/sh', '-c', `echo none >/sys/power/pm_test; echo ${diskMode} >/sys/power/disk; echo ${consoleLevel} >/proc/sys/kernel/printk; cat /sys/power/pm_test /sys/power/disk`], {}, { record: ok });
+    if (ok) assert.equal((await reset).out, `[none] core processors platform devices freezer\n${disk}\n`, 'pm_test and the hibernation mode put back');
+    else await reset.catch(() => undefined); // the step's own error is the one to report
+  }
+  return text;
 }
 
 const ONLINE_ORDER = (a: Vcpu, b: Vcpu): number => a['logical-id'] - b['logical-id'];
@@ -624,6 +724,28 @@ export const STEPS: Step[] = [
     mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
   },
   {
+    name: 'guest-suspend-disk: no reply, the kernel hibernates up to its freezer test (pm_test), the agent answers again',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const text = await hibernationFreezerTest(ctx, 'guest-suspend-disk');
+      // Through /sys/power/state: systemctl (the stand-in) says there is no systemd-hibernate unit.
+      assert.doesNotMatch(text, /QGA-E2E: systemctl/);
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+  },
+  {
+    name: 'guest-suspend-hybrid: no reply, systemctl hybrid-sleep, the kernel hibernates up to its freezer test, the agent answers again',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const standin = [/QGA-E2E: systemctl hybrid-sleep -> hybrid-sleep/, /QGA-E2E: systemctl hybrid-sleep: exit status \d+/];
+      // qemu-ga has no sysfs way for hybrid, only systemd's: the stand-in does what systemd-sleep does
+      // (hibernation mode suspend, state disk).
+      const text = await hibernationFreezerTest(ctx, 'guest-suspend-hybrid', standin);
+      assert.match(text, /QGA-E2E: systemctl hybrid-sleep: exit status 0/);
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+  },
+  {
     name: 'guest-suspend-ram: no reply, QMP SUSPEND (then a cold restart)',
     timeoutMs: 150_000,
     async run({ ch, vm, note }) {
@@ -660,6 +782,32 @@ export const STEPS: Step[] = [
       assert.equal(unb64(r['buf-b64']), 'written by the e2e test\nappended\n');
       await ch.ok('guest-file-close', { handle: h });
     },
+  },
+  {
+    name: 'guest-shutdown mode=halt: no reply, the guest halts (QEMU has no event for it), then a cold restart',
+    timeoutMs: 180_000,
+    async run({ ch, vm, note }) {
+      const qmp = await vm.monitor();
+      const from = qmp.events.length;
+      const t0 = Date.now();
+      const text = await noReplyUntilConsole(ch, vm, 'guest-shutdown', { mode: 'halt' }, [/reboot: System halted/], 90_000);
+      note(`halted after ${(Date.now() - t0) / 1000} s`);
+      const standin = /QGA-E2E: (?:halt|shutdown)\b.* -> \w+/.exec(text)?.[0];
+      ch.record(`console: ${standin}`);
+      assert.match(standin ?? '(no stand-in line)', / -> halt$/);
+      ch.record('console: reboot: System halted');
+      // A halt is not a power-off: no SHUTDOWN (nor RESET) event, the VM stays "running" with its vCPUs halted.
+      const status = (await qmp.execute('query-status')) as { status: string };
+      const events = qmp.events.slice(from).map((e) => e.event).filter((e) => ['SHUTDOWN', 'POWERDOWN', 'RESET', 'STOP', 'SUSPEND'].includes(e));
+      ch.record(`qmp: status ${status.status}, events ${JSON.stringify(events)}`);
+      assert.deepEqual([status.status, events], ['running', []]);
+      const starts = vm.agentStarts();
+      await ch.reconnect(() => vm.coldRestart());
+      assert.equal(vm.agentStarts(), starts + 1, 'the restarted guest started the agent');
+      assert.deepEqual(await ch.ok('guest-ping'), {});
+    },
+    // 7.2 always runs /sbin/shutdown -h -H; 10.2 runs /sbin/halt when it is executable (facts §3.10).
+    to102: (line) => line.replace('console: QGA-E2E: shutdown -h -H +0 hypervisor initiated shutdown -> halt', 'console: QGA-E2E: halt  -> halt'),
   },
   {
     name: 'guest-shutdown (powerdown): no reply, QMP SHUTDOWN, VM state shutdown',

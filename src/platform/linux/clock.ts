@@ -1,18 +1,18 @@
 // settimeofday(2) through koffi, for guest-set-time (qemu-ga 10.2 calls exactly this).
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 /** Sets the system clock; 0 or the errno. Injected in tests: never called on the test machine. */
 export type SetTimeOfDay = (sec: bigint, usec: bigint) => number;
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-let fns: { settimeofday(tv: Buffer, tz: null): number; errno(): number } | undefined;
+const load = lazyBinding((koffi, libc): { settimeofday(tv: Buffer, tz: null): number; errno(): number } => ({
+  settimeofday: libc.func('int settimeofday(void *tv, void *tz)'),
+  errno: () => koffi.errno() as number,
+}));
 
 export const settimeofday: SetTimeOfDay = (sec, usec) => {
-  if (fns === undefined) {
-    const { koffi, libc } = ffi();
-    fns = { settimeofday: libc.func('int settimeofday(void *tv, void *tz)'), errno: () => koffi.errno() as number };
-  }
+  const fns = load();
   // struct timeval { time_t tv_sec; suseconds_t tv_usec; }: two longs (64-bit Linux).
   const tv = Buffer.alloc(16);
   const v = new DataView(tv.buffer, tv.byteOffset, 16);

@@ -1,7 +1,7 @@
 // *at() calls Node lacks, through koffi: the ssh-key commands work relative to an open directory so that
 // no symbolic link planted in ~/.ssh is ever followed. Every function throws an Error carrying errno.
 import * as fs from 'node:fs';
-import { errnoError, ffi } from './ffi.ts';
+import { errnoError, lazyBinding } from './ffi.ts';
 
 export const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
 export const O_DIRECTORY = fs.constants.O_DIRECTORY;
@@ -15,20 +15,13 @@ interface Fns {
   errno(): number;
 }
 
-let fns: Fns | undefined;
-
-function load(): Fns {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = {
-    openat: libc.func('int openat(int dirfd, const char *path, int flags, ...)'),
-    mkdirat: libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
-    renameat: libc.func('int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)'),
-    unlinkat: libc.func('int unlinkat(int dirfd, const char *path, int flags)'),
-    errno: () => koffi.errno() as number,
-  };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): Fns => ({
+  openat: libc.func('int openat(int dirfd, const char *path, int flags, ...)'),
+  mkdirat: libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  renameat: libc.func('int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)'),
+  unlinkat: libc.func('int unlinkat(int dirfd, const char *path, int flags)'),
+  errno: () => koffi.errno() as number,
+}));
 
 /** openat(dirfd, name, flags | O_CLOEXEC, mode). */
 export function openat(dirfd: number, name: string, flags: number, mode = 0): number {

@@ -2,7 +2,7 @@
 // pipe2 (real pipes for guest-exec; Node's own stdio "pipes" are socketpairs, on which a
 // child's `echo x > /dev/stdout` fails with ENXIO). koffi is loaded on first use only.
 import { readdirSync } from 'node:fs';
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 
 export const SEEK_SET = 0;
@@ -21,23 +21,16 @@ interface Fns {
   errno(): number;
 }
 
-let fns: Fns | undefined;
-
-function load(): Fns {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = {
-    lseek: libc.func('int64_t lseek(int, int64_t, int)'),
-    pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
-    fcntl: libc.func('int fcntl(int, int, int)'),
-    malloc_trim: libc.func('int malloc_trim(size_t)'),
-    madvise: libc.func('int madvise(void *addr, size_t len, int advice)'),
-    sysconf: libc.func('long sysconf(int)'),
-    address: (buf: Buffer) => koffi.address(buf) as bigint,
-    errno: () => koffi.errno() as number,
-  };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): Fns => ({
+  lseek: libc.func('int64_t lseek(int, int64_t, int)'),
+  pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+  fcntl: libc.func('int fcntl(int, int, int)'),
+  malloc_trim: libc.func('int malloc_trim(size_t)'),
+  madvise: libc.func('int madvise(void *addr, size_t len, int advice)'),
+  sysconf: libc.func('long sysconf(int)'),
+  address: (buf: Buffer) => koffi.address(buf) as bigint,
+  errno: () => koffi.errno() as number,
+}));
 
 /** An Error carrying `errno` (positive), as strerror()/errnoOf() expect. */
 export function sysError(call: string, errno: number): NodeJS.ErrnoException {

@@ -18,6 +18,21 @@ export function ffi(): { koffi: Koffi; libc: Lib } {
   return cached;
 }
 
+/**
+ * A binding made on first use: `bind` declares the libc functions a module needs, once, when one
+ * of them is first called (koffi never loads at agent startup).
+ */
+export function lazyBinding<T>(bind: (koffi: Koffi, libc: Lib) => T): () => T {
+  let bound: T | undefined;
+  return () => {
+    if (bound === undefined) {
+      const { koffi, libc } = ffi();
+      bound = bind(koffi, libc);
+    }
+    return bound;
+  };
+}
+
 /** An Error carrying `errno` (the shape strerror() in strerror.ts understands). */
 export function errnoError(what: string, errno: number): Error {
   return Object.assign(new Error(what), { errno });

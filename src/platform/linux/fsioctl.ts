@@ -1,6 +1,6 @@
 // The filesystem ioctls of guest-fsfreeze-* and guest-fstrim (<linux/fs.h>), through koffi, behind FsIoctl
 // so that tests inject fakes: nothing in a unit test may freeze or trim the machine it runs on.
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 /** _IOWR('X', 119, int), _IOWR('X', 120, int), _IOWR('X', 121, struct fstrim_range): the same numbers on every Linux architecture. */
 export const FIFREEZE = 0xc0045877;
@@ -22,14 +22,10 @@ export interface FsIoctl {
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-let fns: { ioctl(fd: number, req: number, arg: Buffer | null): number; errno(): number } | undefined;
-
-function load(): NonNullable<typeof fns> {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = { ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'), errno: () => koffi.errno() as number };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): { ioctl(fd: number, req: number, arg: Buffer | null): number; errno(): number } => ({
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+  errno: () => koffi.errno() as number,
+}));
 
 export const linuxFsIoctl: FsIoctl = {
   prepare() {

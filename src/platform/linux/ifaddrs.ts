@@ -1,7 +1,7 @@
 // getifaddrs() and SIOCGIFHWADDR through koffi: the interface walk of guest-network-get-interfaces needs
 // libc's exact entry order (links first, then IPv4, then IPv6 addresses) and every interface, also
 // those without an address, which os.networkInterfaces() drops.
-import { errnoError, ffi, type Koffi } from './ffi.ts';
+import { errnoError, lazyBinding, type Koffi } from './ffi.ts';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -32,22 +32,15 @@ interface Fns {
   strlen: (p: bigint) => number | bigint;
 }
 
-let fns: Fns | undefined;
-
-function load(): Fns {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = {
-    koffi,
-    getifaddrs: libc.func('int getifaddrs(_Out_ void **ifap)'),
-    freeifaddrs: libc.func('void freeifaddrs(void *ifa)'),
-    socket: libc.func('int socket(int domain, int type, int protocol)'),
-    ioctl: libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
-    close: libc.func('int close(int fd)'),
-    strlen: libc.func('size_t strlen(const void *s)'),
-  };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): Fns => ({
+  koffi,
+  getifaddrs: libc.func('int getifaddrs(_Out_ void **ifap)'),
+  freeifaddrs: libc.func('void freeifaddrs(void *ifa)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+  close: libc.func('int close(int fd)'),
+  strlen: libc.func('size_t strlen(const void *s)'),
+}));
 
 /** The getifaddrs() list in libc's order; throws an errno Error when getifaddrs() fails. */
 export function getIfAddrs(): IfAddrEntry[] {

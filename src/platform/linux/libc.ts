@@ -1,7 +1,7 @@
 // libc calls Node lacks (fcntl record locks, syslog, dup2, strerror), through koffi, loaded on first use
 // so that agent startup never pays for it. API: fcntlLock(fd, type, wait?) → errno, fcntlGetLock(fd),
 // dup2(a, b) → errno, strerror(n), openlog(ident, option, facility), syslog(priority, message).
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 
 // <fcntl.h> on Linux (x86_64 and the asm-generic architectures alike).
@@ -44,11 +44,7 @@ interface Libc {
   errno(): number;
 }
 
-let libc: Libc | undefined;
-
-function load(): Libc {
-  if (libc) return libc;
-  const { koffi, libc: lib } = ffi();
+const load = lazyBinding((koffi, lib): Libc => {
   // Anonymous struct: koffi's type names are process-global and other modules may declare their own.
   const flock = koffi.struct({ l_type: 'short', l_whence: 'short', l_start: 'long', l_len: 'long', l_pid: 'int' });
   const flockIn = koffi.pointer(flock);
@@ -56,7 +52,7 @@ function load(): Libc {
   // fcntl is variadic in C: koffi's variadic calls take (type, value) pairs for the extra arguments.
   const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
   const strerrorFn = lib.func('const char *strerror(int errnum)');
-  libc = {
+  return {
     fcntlSet: (fd, cmd, lock) => fcntl(fd, cmd, flockIn, lock),
     fcntlGet: (fd, cmd, lock) => fcntl(fd, cmd, flockInOut, lock),
     dup2: lib.func('int dup2(int oldfd, int newfd)'),
@@ -65,8 +61,7 @@ function load(): Libc {
     syslog: lib.func('void syslog(int priority, const char *format, ...)'),
     errno: () => koffi.errno() as number,
   };
-  return libc;
-}
+});
 
 export type LockType = 'read' | 'write' | 'unlock';
 

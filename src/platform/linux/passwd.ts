@@ -1,6 +1,6 @@
 // getpwnam_r() through koffi, as GLib's g_unix_get_passwd_entry() calls it for qemu-ga's ssh-key commands:
 // NSS is honoured (LDAP, sssd, …), the buffer grows on ERANGE, and a missing user is errno 0 ("Success").
-import { ffi, type Koffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 import { cBytes } from './runner.ts';
 
 export interface PasswdEntry {
@@ -14,11 +14,9 @@ export interface PasswdEntry {
 /** The entry, or the errno getpwnam_r() reported (0 when the user simply does not exist). */
 export type PasswdLookup = (name: string) => PasswdEntry | { errno: number };
 
-let fn: ((name: Buffer, pwd: Record<string, unknown>, buf: Buffer, len: number, result: unknown[]) => number) | undefined;
+type GetpwnamR = (name: Buffer, pwd: Record<string, unknown>, buf: Buffer, len: number, result: unknown[]) => number;
 
-function load(): NonNullable<typeof fn> {
-  if (fn) return fn;
-  const { koffi, libc }: { koffi: Koffi; libc: Koffi } = ffi();
+const load = lazyBinding((koffi, libc): GetpwnamR => {
   // Anonymous struct: koffi's type names are process-global.
   const passwd = koffi.struct({
     pw_name: 'char *',
@@ -29,9 +27,8 @@ function load(): NonNullable<typeof fn> {
     pw_dir: 'char *',
     pw_shell: 'char *',
   });
-  fn = libc.func('getpwnam_r', 'int', ['uint8_t *', koffi.out(koffi.pointer(passwd)), 'uint8_t *', 'size_t', koffi.out(koffi.pointer('void *'))]);
-  return fn as NonNullable<typeof fn>;
-}
+  return libc.func('getpwnam_r', 'int', ['uint8_t *', koffi.out(koffi.pointer(passwd)), 'uint8_t *', 'size_t', koffi.out(koffi.pointer('void *'))]);
+});
 
 const ERANGE = 34;
 

@@ -1,5 +1,5 @@
 // Raw termios for isa-serial, as qemu-ga sets it (facts §4.9); Node has no tcsetattr, so koffi calls libc.
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 
 // struct termios on Linux: 4 × tcflag_t, c_line, c_cc[32], c_ispeed, c_ospeed.
@@ -23,19 +23,12 @@ interface TermiosFns {
   errno(): number;
 }
 
-let fns: TermiosFns | undefined;
-
-function load(): TermiosFns {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = {
-    tcgetattr: libc.func('int tcgetattr(int fd, _Out_ uint8_t *t)'),
-    tcsetattr: libc.func('int tcsetattr(int fd, int act, const uint8_t *t)'),
-    tcflush: libc.func('int tcflush(int fd, int q)'),
-    errno: () => koffi.errno(),
-  };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): TermiosFns => ({
+  tcgetattr: libc.func('int tcgetattr(int fd, _Out_ uint8_t *t)'),
+  tcsetattr: libc.func('int tcsetattr(int fd, int act, const uint8_t *t)'),
+  tcflush: libc.func('int tcflush(int fd, int q)'),
+  errno: () => koffi.errno(),
+}));
 
 export function makeRaw(fd: number): void {
   const f = load();

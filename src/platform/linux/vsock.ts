@@ -1,5 +1,5 @@
 // AF_VSOCK listening sockets through koffi: Node's net module refuses vsock file descriptors.
-import { ffi } from './ffi.ts';
+import { lazyBinding } from './ffi.ts';
 
 
 const AF_VSOCK = 40;
@@ -15,21 +15,14 @@ interface VsockFns {
   errno(): number;
 }
 
-let fns: VsockFns | undefined;
-
-function load(): VsockFns {
-  if (fns) return fns;
-  const { koffi, libc } = ffi();
-  fns = {
-    socket: libc.func('int socket(int, int, int)'),
-    bind: libc.func('int bind(int, const uint8_t *, uint32_t)'),
-    listen: libc.func('int listen(int, int)'),
-    accept: libc.func('int accept(int, void *, void *)'),
-    close: libc.func('int close(int)'),
-    errno: () => koffi.errno(),
-  };
-  return fns;
-}
+const load = lazyBinding((koffi, libc): VsockFns => ({
+  socket: libc.func('int socket(int, int, int)'),
+  bind: libc.func('int bind(int, const uint8_t *, uint32_t)'),
+  listen: libc.func('int listen(int, int)'),
+  accept: libc.func('int accept(int, void *, void *)'),
+  close: libc.func('int close(int)'),
+  errno: () => koffi.errno(),
+}));
 
 function sysError(call: string, errno: number): Error {
   return Object.assign(new Error(call), { errno });

@@ -4,7 +4,7 @@
 //   tsx bench/client.ts [--file-mib 256] [--agents qga-ts,qemu-ga] [--json out.json]
 //                       [--qga-ts 'node dist/main.js']   (the qga-ts command)
 //
-// get — qga-client's getFile (1 MiB guest-file-read chunks, 2 requests in flight, exact JSON
+// get — qga-client's getFile (1 MiB guest-file-read chunks, one request at a time, exact JSON
 //   codec, sha256 while receiving, written to a local file)
 //   vs QEMU's qemu-ga-client `cat` (python/qemu/utils/qemu_ga_client.py), its loop
 //   reimplemented: guest-ping, guest-sync with a random 32-bit id until it matches,
@@ -13,7 +13,7 @@
 //   baseline: chunks are collected in a list (the script's `data += chunk` is quadratic),
 //   replies go through JSON.parse on a minimal line reader. For information, the same loop
 //   is also driven through QgaClient, the machinery qga-client itself uses.
-// put — qga-client's putFile (1 MiB guest-file-write chunks, 2 in flight)
+// put — qga-client's putFile (1 MiB guest-file-write chunks, one at a time)
 //   vs a one-shot 60 KiB-per-call writer: Proxmox VE's file-write API (PVE/API2/Qemu/Agent.pm,
 //   at most 60 KiB of content per call), where every agent command is a one-shot exchange
 //   (PVE::QMPClient): connect, send guest-sync-delimited and the command in one write

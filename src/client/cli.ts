@@ -20,7 +20,7 @@ import { GuestExecTimeoutError, runGuestCommand, shellStatus } from './exec.ts';
 import { formatJson, formatNanos, formatSize, formatTable, parseSize } from './format.ts';
 import { parseLine } from './framing.ts';
 import { createProgress } from './progress.ts';
-import { DEFAULT_CHUNK, MAX_CHUNK, getFile, guestSha256, putFile, readGuestFile, type VerifyMethod } from './transfer.ts';
+import { DEFAULT_CHUNK, DEFAULT_WINDOW, MAX_CHUNK, getFile, guestSha256, putFile, readGuestFile, type VerifyMethod } from './transfer.ts';
 import type {
   ClientCommandName,
   ClientCommandReplies,
@@ -80,6 +80,16 @@ function chunkOption(values: Values): number {
   if (text === undefined) return DEFAULT_CHUNK;
   const n = parseSize(String(text));
   if (n === null || n < 1 || n > MAX_CHUNK) throw new UsageError(`invalid --chunk-size '${text}' (1 to ${MAX_CHUNK} bytes; suffixes K, M, G)`);
+  return n;
+}
+
+const WINDOW_HELP = 'requests in flight (default 1; more only with qga-ts: qemu-ga on virtio-serial loses replies)';
+
+function windowOption(values: Values): number {
+  const text = values.window;
+  if (text === undefined) return DEFAULT_WINDOW;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new UsageError(`invalid --window '${text}' (1 to 64)`);
   return n;
 }
 
@@ -193,14 +203,16 @@ const VERBS: Verb[] = [
     synopsis: 'GUEST_PATH',
     summary: 'write a guest file to standard output',
     details: 'With --json: {"count": N, "buf-b64": "...", "eof": true}, the shape of one guest-file-read answer.',
-    options: { 'chunk-size': { type: 'string', value: 'BYTES', help: 'bytes per guest-file-read (default 1M)' } },
+    options: {
+      'chunk-size': { type: 'string', value: 'BYTES', help: 'bytes per guest-file-read (default 1M)' },
+      window: { type: 'string', value: 'N', help: WINDOW_HELP },
+    },
     operands: [1, 1],
     async run(ctx, values, [path]) {
+      const options = { chunkSize: chunkOption(values), window: windowOption(values) };
       const c = await ctx.client();
       const parts: Buffer[] = [];
-      const r = await readGuestFile(c, path!, async (b) => (ctx.json ? void parts.push(b) : writeOut(process.stdout, b)), {
-        chunkSize: chunkOption(values),
-      });
+      const r = await readGuestFile(c, path!, async (b) => (ctx.json ? void parts.push(b) : writeOut(process.stdout, b)), options);
       if (ctx.json) ctx.printJson({ count: r.bytes, 'buf-b64': Buffer.concat(parts).toString('base64'), eof: true });
       return 0;
     },
@@ -214,19 +226,21 @@ const VERBS: Verb[] = [
       "with the guest's sha256sum when guest-exec is allowed.",
     options: {
       'chunk-size': { type: 'string', value: 'BYTES', help: 'bytes per guest-file-read (default 1M; suffixes K, M)' },
+      window: { type: 'string', value: 'N', help: WINDOW_HELP },
       verify: { type: 'string', value: 'HOW', help: 'auto (sha256sum when possible), sha256sum, none' },
       'no-progress': { type: 'boolean', help: 'no progress bar' },
     },
     operands: [2, 2],
     async run(ctx, values, [guest, local]) {
       const chunkSize = chunkOption(values);
+      const window = windowOption(values);
       const verify = verifyOption(values, ['auto', 'sha256sum', 'none']);
       const c = await ctx.client();
       const bar = createProgress('get', process.stderr, process.stderr.isTTY === true && !values['no-progress'] && !ctx.json);
       const t0 = performance.now();
       let r;
       try {
-        r = await getFile(c, guest!, local!, { chunkSize, onProgress: (d, t) => bar.update(d, t) });
+        r = await getFile(c, guest!, local!, { chunkSize, window, onProgress: (d, t) => bar.update(d, t) });
       } finally {
         bar.finish();
       }
@@ -248,12 +262,14 @@ const VERBS: Verb[] = [
       'back, comparing SHA-256 sums.',
     options: {
       'chunk-size': { type: 'string', value: 'BYTES', help: 'bytes per guest-file-write (default 1M; suffixes K, M)' },
+      window: { type: 'string', value: 'N', help: WINDOW_HELP },
       verify: { type: 'string', value: 'HOW', help: VERIFY_HELP },
       'no-progress': { type: 'boolean', help: 'no progress bar' },
     },
     operands: [2, 2],
     async run(ctx, values, [local, guest]) {
       const chunkSize = chunkOption(values);
+      const window = windowOption(values);
       const verify = verifyOption(values, ['auto', 'sha256sum', 'readback', 'none']);
       if (!existsSync(local!)) throw new QgaClientError(`${local}: no such file`);
       const c = await ctx.client();
@@ -261,7 +277,7 @@ const VERBS: Verb[] = [
       const t0 = performance.now();
       let r;
       try {
-        r = await putFile(c, local!, guest!, { chunkSize, onProgress: (d, t) => bar.update(d, t) });
+        r = await putFile(c, local!, guest!, { chunkSize, window, onProgress: (d, t) => bar.update(d, t) });
       } finally {
         bar.finish();
       }

@@ -1,7 +1,7 @@
 // File transfer over guest-file-open/read/write/close: big chunks (1 MiB by default: its
 // base64 answer, about 1.4 MB, stays far below libvirt's 4 MiB string cap and 10 MiB reply
-// buffer) with a few requests in flight at once, so that the agent reads or writes the next
-// chunk while this side decodes or encodes the previous one.
+// buffer); optionally with a few requests in flight, so that the agent reads or writes the next
+// chunk while this side decodes or encodes the previous one (see DEFAULT_WINDOW).
 //
 // Verification: the SHA-256 of what was sent or received is compared with the guest's own
 // `sha256sum` of the file, run through guest-exec when the agent allows it; otherwise, for
@@ -20,12 +20,17 @@ import type { GuestFileWrite } from '../generated/qapi-client.ts';
 export const DEFAULT_CHUNK = 1024 * 1024;
 /** qemu-ga refuses a read count above 48 MB. */
 export const MAX_CHUNK = 48 * 1024 * 1024;
-export const DEFAULT_WINDOW = 2;
+/**
+ * One request at a time by default: qemu-ga on virtio-serial (every real guest) fails to write a
+ * reply while the next request already sits in its GLib read buffer ("error writing to channel:
+ * Illegal seek": GLib seeks on a character device) and the reply is lost. qga-ts takes any window.
+ */
+export const DEFAULT_WINDOW = 1;
 
 export interface TransferOptions {
   /** Bytes per guest-file-read / guest-file-write (default 1 MiB). */
   chunkSize?: number;
-  /** Requests in flight at once (default 2; 1: strictly one at a time). */
+  /** Requests in flight at once (default 1; more only for agents that take pipelined requests). */
   window?: number;
   /** Called after each chunk with the bytes done so far and the total, when known. */
   onProgress?: (done: number, total: number | undefined) => void;

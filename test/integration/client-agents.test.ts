@@ -283,14 +283,14 @@ for (const spec of AGENTS) {
         let out = ok(await cli(agent.sock, ['put', src, dst]), 'put');
         assert.match(out, new RegExp(`^sent 2\\.0 MiB in [\\d.]+ s.*; sha256 ${sum}, verified \\(sha256sum\\)\\n$`));
         assert.ok(fs.readFileSync(dst).equals(data));
-        out = ok(await cli(agent.sock, ['put', '--verify', 'readback', '--chunk-size', '64K', src, dst]), 'put readback');
+        out = ok(await cli(agent.sock, ['put', '--verify', 'readback', '--chunk-size', '64K', '--window', '3', src, dst]), 'put readback');
         assert.match(out, /verified \(readback\)\n$/);
         const j = JSON.parse(ok(await cli(agent.sock, ['--json', 'put', '--verify', 'none', src, dst]), 'put --json'));
         assert.equal(j.bytes, data.length);
         assert.equal(j.sha256, sum);
         assert.equal(j.verified, null);
         const got = path.join(work, 'cli-got.bin');
-        out = ok(await cli(agent.sock, ['get', dst, got]), 'get');
+        out = ok(await cli(agent.sock, ['get', '--window', '2', dst, got]), 'get');
         assert.match(out, new RegExp(`^received 2\\.0 MiB .*sha256 ${sum}, verified \\(sha256sum\\)\\n$`));
         assert.ok(fs.readFileSync(got).equals(data));
         const c = await cli(agent.sock, ['cat', dst]);

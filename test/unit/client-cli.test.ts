@@ -164,7 +164,7 @@ describe('qga-client: errors', () => {
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [['--socket', '/x', 'frobnicate'], ['--bogus', 'ping'], ['--socket', '/x', 'ping', 'extra'], ['--socket', '/x', 'get', 'a'], ['--socket', '/x', 'suspend', 'deep'], ['--socket', '/x', 'fstrim', '--minimum', 'lots'], ['--socket', '/x', 'get', '--chunk-size', '0', 'a', 'b'], ['--socket', '/x', '--timeout', 'soon', 'ping'], []]) {
+    for (const args of [['--socket', '/x', 'frobnicate'], ['--bogus', 'ping'], ['--socket', '/x', 'ping', 'extra'], ['--socket', '/x', 'get', 'a'], ['--socket', '/x', 'suspend', 'deep'], ['--socket', '/x', 'fstrim', '--minimum', 'lots'], ['--socket', '/x', 'get', '--chunk-size', '0', 'a', 'b'], ['--socket', '/x', 'put', '--window', '0', 'a', 'b'], ['--socket', '/x', 'cat', '--window', '1.5', 'a'], ['--socket', '/x', '--timeout', 'soon', 'ping'], []]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /qga-client|Usage/);

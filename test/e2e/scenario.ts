@@ -601,6 +601,50 @@ export const STEPS: Step[] = [
     to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
   },
   {
+    name: 'frozen state across an agent restart: SIGKILL while frozen, the new agent starts frozen, thaws',
+    timeoutMs: 120_000,
+    async run({ ch, vm, note }) {
+      const hookLogBefore = await readGuestFile(ch, `${GUEST_RUN_DIR}/fsfreeze-hook.log`);
+      const r = await ch.call('guest-fsfreeze-freeze');
+      skipIfUnsupported('guest-fsfreeze-freeze', r);
+      assert.equal(r.json.return, 1, `one filesystem (/mnt/data) frozen: ${r.raw}`);
+      let ok = false;
+      try {
+        // The agent dies as in a crash, frozen; the guest starts it again (guest/control.sh, agent.sh).
+        const offset = vm.consoleText().length;
+        const starts = vm.agentStarts();
+        const t0 = Date.now();
+        assert.match(await vm.control('kill-agent'), /^killed \d+$/);
+        ch.record('guest: kill -KILL <agent>, then the agent started again');
+        await vm.waitForConsole(/QGA-E2E-AGENT-EXITED pid=\d+ rc=137 [^]*QGA-E2E-AGENT-STARTED/, 60_000, offset);
+        await ch.reconnect(() => vm.connectAgent(60_000));
+        note(`the restarted agent answered after ${(Date.now() - t0) / 1000} s`);
+        assert.equal(vm.agentStarts(), starts + 1);
+        // It found its state file's frozen marker: frozen, and only the freeze allowlist enabled.
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'frozen');
+        const info = await ch.ok<{ supported_commands: { name: string; enabled: boolean }[] }>('guest-info', undefined, { record: false });
+        const enabled = info.supported_commands.filter((c) => c.enabled).map((c) => c.name).sort();
+        ch.record(`guest-info: enabled ${JSON.stringify(enabled)}`);
+        assert.deepEqual(enabled, ['guest-fsfreeze-status', 'guest-fsfreeze-thaw', 'guest-info', 'guest-ping', 'guest-sync', 'guest-sync-delimited']);
+        assert.equal((await ch.fails('guest-exec', { path: '/bin/true' })).class, 'CommandNotFound');
+        assert.equal((await ch.fails('guest-file-open', { path: '/mnt/data/e2e.txt' })).class, 'CommandNotFound');
+        assert.deepEqual(await ch.ok('guest-ping'), {});
+        assert.equal(await ch.ok('guest-fsfreeze-thaw'), 1);
+        ok = true;
+      } finally {
+        if (!ok) await ch.call('guest-fsfreeze-thaw', undefined, { record: false }).catch(() => undefined);
+      }
+      assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+      const sh = await execWait(ch, ['/bin/sh', '-c', 'echo thawed >/mnt/data/thawed.txt && cat /mnt/data/thawed.txt']);
+      assert.deepEqual([sh.exitcode, sh.out], [0, 'thawed\n']);
+      const hookLog = await readGuestFile(ch, `${GUEST_RUN_DIR}/fsfreeze-hook.log`);
+      assert.equal(hookLog.slice(hookLogBefore.length), 'freeze\nthaw\n', 'the freeze hook before the kill, the thaw hook run by the new agent');
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+    // 10.2 rewords the frozen-state refusal (TARGET.md §4).
+    to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
+  },
+  {
     name: 'guest-fstrim',
     async run({ ch }) {
       const r = await ch.ok<{ paths: { path: string; trimmed?: number; minimum?: number; error?: string }[] }>('guest-fstrim');

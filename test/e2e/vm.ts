@@ -15,6 +15,7 @@ import { Qmp } from './qmp.ts';
 const GUEST_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'guest');
 export const AGENT_PORT = 'org.qemu.guest_agent.0';
 export const GUEST_AGENT_DEVICE = `/dev/virtio-ports/${AGENT_PORT}`;
+const CONTROL_PORT = 'qga-e2e.control';
 export const GUEST_HOSTNAME = 'qga-e2e';
 export const DATA_SERIAL = 'qga-e2e-data0';
 export const GUEST_RUN_DIR = '/run/qga-e2e';
@@ -261,7 +262,7 @@ function buildInitramfs(opts: { version: string; agent: readonly string[]; binds
   for (const m of modules) cpio.file(`lib/modules/${m.name}`, m.data);
   cpio.file('qga-e2e/modules.list', modules.map((m) => m.name).join('\n') + '\n');
   cpio.file('init', fs.readFileSync(path.join(GUEST_DIR, 'init.sh')), 0o755);
-  for (const f of ['stage2.sh', 'agent.sh', 'power.sh', 'stop.sh']) {
+  for (const f of ['stage2.sh', 'agent.sh', 'control.sh', 'power.sh', 'stop.sh']) {
     cpio.file(`qga-e2e/${f}`, fs.readFileSync(path.join(GUEST_DIR, f)), 0o755);
   }
   const config = [
@@ -318,6 +319,8 @@ export class Vm {
   readonly dir: string;
   readonly agentSock: string;
   readonly qmpSock: string;
+  /** The guest's control port (guest/control.sh), for what the agent cannot do itself. */
+  readonly controlSock: string;
   readonly consoleLog: string;
   readonly agentLog: string;
   readonly qemuLog: string;
@@ -334,6 +337,7 @@ export class Vm {
     fs.mkdirSync(this.dir, { recursive: true });
     this.agentSock = path.join(this.dir, 'qga.sock');
     this.qmpSock = path.join(this.dir, 'qmp.sock');
+    this.controlSock = path.join(this.dir, 'ctl.sock');
     this.consoleLog = path.join(this.dir, 'console.log');
     this.agentLog = path.join(this.dir, 'agent.log');
     this.qemuLog = path.join(this.dir, 'qemu.log');
@@ -393,7 +397,7 @@ export class Vm {
       execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'e2e-data', dataImg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
       for (const f of [this.consoleLog, this.agentLog]) fs.rmSync(f, { force: true });
     }
-    for (const f of [this.agentSock, this.qmpSock]) fs.rmSync(f, { force: true });
+    for (const f of [this.agentSock, this.qmpSock, this.controlSock]) fs.rmSync(f, { force: true });
 
     const esc = (s: string): string => s.replace(/,/g, ',,');
     const accel = this.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
@@ -412,6 +416,8 @@ export class Vm {
       '-device', `virtserialport,bus=vser0.0,chardev=qga0,name=${AGENT_PORT}`,
       '-chardev', `file,id=agentlog,path=${esc(this.agentLog)},append=on`,
       '-device', 'virtserialport,bus=vser0.0,chardev=agentlog,name=qga-e2e.agent-log',
+      '-chardev', `socket,id=ctl0,path=${esc(this.controlSock)},server=on,wait=off`,
+      '-device', `virtserialport,bus=vser0.0,chardev=ctl0,name=${CONTROL_PORT}`,
       '-device', 'virtio-rng-pci',
       '-blockdev', `driver=file,node-name=data0f,filename=${esc(dataImg)},discard=unmap`,
       '-blockdev', 'driver=raw,node-name=data0,file=data0f,discard=unmap',
@@ -508,6 +514,23 @@ export class Vm {
       }
       if (Date.now() > deadline) throw new Error(`the agent did not answer guest-sync-delimited within ${timeoutMs} ms (${String(last)})`);
       await sleep(200);
+    }
+  }
+
+  /**
+   * Sends one command line to guest/control.sh over the control port and returns its one-line answer
+   * (`kill-agent` → `killed <pid>`); an `error: …` answer throws.
+   */
+  async control(command: string, timeoutMs = 30_000): Promise<string> {
+    const client = await RawClient.connect(this.controlSock);
+    try {
+      client.send(`${command}\n`);
+      const [answer] = await client.lines(1, timeoutMs);
+      if (answer === undefined) throw new Error(`the guest's control port did not answer ${command} within ${timeoutMs} ms`);
+      if (answer.startsWith('error:')) throw new Error(`the guest's control port: ${command}: ${answer}`);
+      return answer;
+    } finally {
+      client.close();
     }
   }
 

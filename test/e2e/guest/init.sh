@@ -27,6 +27,7 @@ ln -sf busybox /newroot/qga-e2e/init
 cat >/newroot/etc/inittab <<'EOT'
 ::sysinit:/qga-e2e/busybox sh /qga-e2e/stage2.sh
 ::once:/qga-e2e/busybox sh /qga-e2e/agent.sh
+::once:/qga-e2e/busybox sh /qga-e2e/control.sh
 ::ctrlaltdel:/qga-e2e/busybox reboot
 ::shutdown:/qga-e2e/busybox sh /qga-e2e/stop.sh
 EOT

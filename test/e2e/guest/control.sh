@@ -1,0 +1,25 @@
+# The host's own line into the e2e guest, for what the agent cannot do (while it is frozen, or dead):
+# the qga-e2e.control virtio-serial port (a socket on the host, Vm.control()), one command a line, one
+# answer a line. Started once by busybox init.
+#   kill-agent   SIGKILL the agent; agent.sh starts it again, as a service manager would after a crash
+BB=/qga-e2e/busybox
+. /qga-e2e/config.sh
+port=/dev/virtio-ports/qga-e2e.control
+[ -e "$port" ] || exit 0
+exec 3<>"$port"
+while :; do
+  # End of file: no host on the socket. Look again a second later.
+  read -r cmd <&3 || { $BB sleep 1; continue; }
+  case "$cmd" in
+    kill-agent)
+      pid=$($BB cat "$E2E_RUN_DIR/agent.pid")
+      : >"$E2E_RUN_DIR/agent.restart"
+      if $BB kill -KILL "$pid"; then
+        echo "killed $pid" >&3
+      else
+        $BB rm -f "$E2E_RUN_DIR/agent.restart"
+        echo "error: cannot kill $pid" >&3
+      fi ;;
+    *) echo "error: unknown command: $cmd" >&3 ;;
+  esac
+done

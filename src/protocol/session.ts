@@ -19,8 +19,8 @@ export interface PacedWriter {
 }
 
 export interface ReplySink {
-  /** Bytes for the channel, already framed; called once per batch, in order. */
-  write(data: Buffer): void;
+  /** Bytes for the channel, already framed (a string: latin1, one byte per character); called once per batch, in order. */
+  write(data: Buffer | string): void;
   /** Stop / restart reading from the channel (backpressure while a command runs). */
   pause(): void;
   resume(): void;
@@ -160,8 +160,9 @@ export class Session {
     this.flushScheduled = false;
     const text = this.out;
     this.out = '';
-    // Replies are 7-bit ASCII plus the 0xFF delimiter, so latin1 is a byte-exact encoding.
-    if (text.length > 0) this.sink.write(Buffer.from(text, 'latin1'));
+    // Replies are 7-bit ASCII plus the 0xFF delimiter, so latin1 is a byte-exact encoding. Handed over
+    // as a string: a socket encodes a small one on the stack, with no Buffer to allocate and collect.
+    if (text.length > 0) this.sink.write(text);
   }
 
   /** Writes a reply with big parts; the session is busy until all of it has been handed on. */
@@ -173,7 +174,7 @@ export class Session {
     if (writer === undefined) {
       // No client: the reply is dropped, with the channel's usual complaint about it.
       bytes.close();
-      this.sink.write(Buffer.from(before, 'latin1'));
+      this.sink.write(before);
       return;
     }
     if (writer === null) {

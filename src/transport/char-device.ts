@@ -48,8 +48,8 @@ export class CharDeviceTransport implements Transport {
     channel.start();
   }
 
-  write(data: Buffer): void {
-    this.channel?.write(data);
+  write(data: Buffer | string): void {
+    this.channel?.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
   }
 
   writer(): PacedWriter | undefined {

@@ -18,8 +18,11 @@ export interface ChannelLog {
 export interface Transport {
   /** Opens the channel; throws ChannelError with qemu-ga's text on failure. */
   open(events: ChannelEvents): Promise<void>;
-  /** Queues bytes for the current client; never blocks the event loop; dropped (and logged) if none. */
-  write(data: Buffer): void;
+  /**
+   * Queues bytes for the current client; never blocks the event loop; dropped (and logged) if none.
+   * A string is latin1 text, one byte per character (replies are 7-bit ASCII plus 0xFF).
+   */
+  write(data: Buffer | string): void;
   /**
    * The current client's end, for a reply written in pieces (undefined when none is connected):
    * its writes go to that client only, and report when each piece has been handed on.

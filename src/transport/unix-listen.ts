@@ -72,13 +72,14 @@ export class UnixListenTransport implements Transport {
     if (!this.paused) socket.resume();
   }
 
-  write(data: Buffer): void {
+  write(data: Buffer | string): void {
     const socket = this.current;
     if (socket === undefined || socket.destroyed || !socket.writable) {
       this.log.warning('error writing to channel: no client connected');
       return;
     }
-    socket.write(data);
+    if (typeof data === 'string') socket.write(data, 'latin1');
+    else socket.write(data);
   }
 
   writer(): PacedWriter | undefined {

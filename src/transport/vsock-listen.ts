@@ -58,12 +58,12 @@ export class VsockListenTransport implements Transport {
     client.start();
   }
 
-  write(data: Buffer): void {
+  write(data: Buffer | string): void {
     if (this.client === undefined) {
       this.log.warning('error writing to channel: no client connected');
       return;
     }
-    this.client.write(data);
+    this.client.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
   }
 
   writer(): PacedWriter | undefined {

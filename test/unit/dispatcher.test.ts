@@ -12,7 +12,7 @@ function harness(handlers: Record<string, AnyHandler>, filter = new CommandFilte
   const crashes: string[] = [];
   const dispatcher = new Dispatcher(commandTable, handlers, filter, {}, { handlerCrash: (c) => crashes.push(c) });
   const written: Buffer[] = [];
-  const session = new Session(dispatcher, { write: (b) => written.push(b), pause: () => {}, resume: () => {} });
+  const session = new Session(dispatcher, { write: (b) => written.push(typeof b === 'string' ? Buffer.from(b, 'latin1') : b), pause: () => {}, resume: () => {} });
   const run = async (input: string): Promise<string> => {
     session.feed(Buffer.from(input, 'latin1'));
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));

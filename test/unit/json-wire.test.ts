@@ -409,7 +409,7 @@ describe('streamed replies', () => {
     };
     const session = new Session(d, {
       write: (b) => {
-        if (open) out.push(Buffer.from(b));
+        if (open) out.push(typeof b === 'string' ? Buffer.from(b, 'latin1') : Buffer.from(b));
       },
       pause: () => {},
       resume: () => {},

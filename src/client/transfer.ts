@@ -102,9 +102,16 @@ export async function readGuestFile(
     let done = 0;
     let eof = false;
     try {
-      while (!eof) {
+      const refill = (): void => {
         while (inflight.length < window) inflight.push(quiet(client.guestFileRead({ handle, count }, call)));
+      };
+      refill();
+      while (!eof) {
         const r = await inflight.shift()!;
+        eof = r.eof;
+        // The next request goes out before this chunk is decoded, hashed and stored: the agent
+        // reads while this side works, even with one request in flight.
+        if (!eof) refill();
         const buf = Buffer.from(r['buf-b64'], 'base64');
         if (BigInt(buf.length) !== r.count) {
           throw new QgaProtocolError(`guest-file-read: ${r.count} bytes announced, ${buf.length} bytes of base64 data received`);
@@ -114,7 +121,6 @@ export async function readGuestFile(
           done += buf.length;
           await sink(buf);
         }
-        eof = r.eof;
         options.onProgress?.(done, total);
       }
     } finally {
@@ -168,16 +174,19 @@ export async function writeGuestFile(
     const inflight: { len: number; p: Promise<{ count: bigint; eof: boolean }> }[] = [];
     let done = 0;
     let more = true;
+    let ahead = quiet(next());
     try {
       for (;;) {
         while (more && inflight.length < window) {
-          const b = await next();
+          const b = await ahead;
           if (b === null) {
             more = false;
             break;
           }
-          hash.update(b);
           inflight.push({ len: b.length, p: quiet(writeChunk(client, handle, b, call)) });
+          // The next chunk is read and this one hashed while the agent writes.
+          ahead = quiet(next());
+          hash.update(b);
         }
         const w = inflight.shift();
         if (w === undefined) break;
@@ -189,7 +198,7 @@ export async function writeGuestFile(
         options.onProgress?.(done, total);
       }
     } finally {
-      await Promise.allSettled(inflight.map((w) => w.p));
+      await Promise.allSettled([ahead, ...inflight.map((w) => w.p)]);
     }
     return { bytes: done, sha256: hash.digest('hex') };
   });

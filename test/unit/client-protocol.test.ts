@@ -367,4 +367,31 @@ describe('client: file transfer requests', () => {
     assert.deepEqual(Buffer.concat(got), data);
     assert.deepEqual(got.map((b) => b.length), [12289, 12289, 12288]);
   });
+
+  it('readGuestFile with one request in flight: the next read goes out before a chunk is stored, none after eof', async () => {
+    const { readGuestFile } = await import('../../src/client/transfer.ts');
+    const data = Buffer.from('0123456789abcdefghij');
+    let pos = 0;
+    const { agent, client } = await setup((req) => {
+      if (req.command === 'guest-file-open') return { return: 3n };
+      if (req.command === 'guest-file-close') return { return: {} };
+      if (req.command !== 'guest-file-read') return undefined;
+      const chunk = data.subarray(pos, pos + Number(req.args!.get('count')));
+      pos += chunk.length;
+      return { return: { count: BigInt(chunk.length), 'buf-b64': chunk.toString('base64'), eof: pos >= data.length } };
+    });
+    const reads = () => agent.requests.filter((r) => r.command === 'guest-file-read').length;
+    const seen: number[] = [];
+    const r = await readGuestFile(
+      client,
+      '/x',
+      async () => {
+        await new Promise((res) => setTimeout(res, 50)); // time for a request already sent to arrive
+        seen.push(reads());
+      },
+      { chunkSize: 8, window: 1 },
+    );
+    assert.equal(r.bytes, 20);
+    assert.deepEqual(seen, [2, 3, 3], 'read k+1 was sent before chunk k was stored; nothing after the eof answer');
+  });
 });

@@ -31,7 +31,7 @@ import type {
 import { genericError } from '../protocol/errors.ts';
 import { decodeBase64, encodeBase64, planBase64, planWireBase64, type PlainBase64 } from '../protocol/base64.ts';
 import { takesWireStrings } from '../protocol/dispatcher.ts';
-import { Base64Bytes, WireString } from '../json/value.ts';
+import { Base64Bytes, Base64Text, WireString } from '../json/value.ts';
 import { collectGarbage, noteGarbage } from './gc-hint.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { lseek, pageAlignedBuffer, releasePages, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
@@ -207,6 +207,11 @@ function fsWrite(fd: number, buf: Buffer, offset: number, length: number): Promi
   });
 }
 
+/** A small read's base64, typed as the reply's string member (the serializer prints it unscanned). */
+function base64Text(buf: Buffer, n: number): string {
+  return new Base64Text(encodeBase64(buf, n)) as unknown as string;
+}
+
 // ---- the handlers ---------------------------------------------------------------------------
 
 export interface FileHandlers {
@@ -261,7 +266,7 @@ export function createFileHandlers(): FileHandlers {
     } catch (err) {
       readFailed(ctx, f, err);
     }
-    return { count: n, 'buf-b64': encodeBase64(small, n), eof };
+    return { count: n, 'buf-b64': base64Text(small, n), eof };
   }
 
   async function readAsync(ctx: AgentContext, f: OpenFile, count: number): Promise<GuestFileRead> {
@@ -283,7 +288,7 @@ export function createFileHandlers(): FileHandlers {
       readFailed(ctx, f, err);
     }
     if (n <= SYNC_LIMIT) {
-      const b64 = encodeBase64(buf, n);
+      const b64 = base64Text(buf, n);
       if (pooled) big.release(buf, n);
       return { count: n, 'buf-b64': b64, eof };
     }

@@ -11,7 +11,7 @@
 // - non-finite numbers as `1e400` / `-1e400`, never `inf`. NaN cannot come from parsing; a
 //   NaN from a handler is printed as `1e400` too (a valid JSON number; nothing better exists).
 
-import { Base64Bytes, WireString, type OutValue } from './value.ts';
+import { Base64Bytes, Base64Text, WireString, type OutValue } from './value.ts';
 import { computeQdictOrder, qdictOrder } from './qdict-order.ts';
 
 /** A string value the serializer leaves out of the text: its content goes between two parts. */
@@ -165,6 +165,7 @@ function write(v: OutValue | undefined): string {
       if (v === null) return 'null';
       if (Array.isArray(v)) return writeArray(v as readonly OutValue[]);
       if (v instanceof Map) return writeMap(v as ReadonlyMap<string, OutValue>);
+      if (v instanceof Base64Text) return '"' + v.text + '"';
       if (v instanceof WireString || v instanceof Base64Bytes) {
         // Both hold only characters printed as they are: no escaping, no scan.
         big.push(v);

@@ -84,6 +84,11 @@ export class Base64Bytes {
   }
 }
 
+/** Base64 text as a JS string: its alphabet needs no escaping, so the serializer prints it unscanned. */
+export class Base64Text {
+  constructor(readonly text: string) {}
+}
+
 /** What the serializer accepts: parsed values plus plain objects built by handlers. */
 export type OutValue =
   | null
@@ -93,6 +98,7 @@ export type OutValue =
   | string
   | WireString
   | Base64Bytes
+  | Base64Text
   | readonly OutValue[]
   | ReadonlyMap<string, OutValue>
   | { readonly [member: string]: OutValue | undefined };

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AgentContext, AgentLog } from '../../src/commands/context.ts';
 import { genericError } from '../../src/protocol/errors.ts';
+import { Base64Text } from '../../src/json/value.ts';
 
 export interface FakeContext extends AgentContext {
   /** Audit lines logged so far. */
@@ -50,7 +51,17 @@ export function tempDir(prefix = 'qga-unit-'): { dir: string; cleanup: () => voi
 
 /** Runs a handler that may return a value or a promise, and awaits it. */
 export async function call<T>(result: T | Promise<T>): Promise<T> {
-  return await result;
+  return wireStrings(await result);
+}
+
+/** A result as the client sees it: Base64Text members (printed unscanned) become their strings. */
+function wireStrings<T>(v: T): T {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Map) return v;
+  let out: Record<string, unknown> | null = null;
+  for (const [k, x] of Object.entries(v)) {
+    if (x instanceof Base64Text) (out ??= { ...(v as Record<string, unknown>) })[k] = x.text;
+  }
+  return (out ?? v) as T;
 }
 
 /** The QgaError desc a handler call produces (sync throw or rejection); fails if it succeeds. */

@@ -7,7 +7,7 @@ import { formatDouble, toJson } from '../../src/json/serialize.ts';
 import { computeQdictOrder, qdictBucket, qdictOrder, qdictOrderedKeys } from '../../src/json/qdict-order.ts';
 import { decodeCString, encodeModUtf8 } from '../../src/json/utf8.ts';
 import { JsonStreamer } from '../../src/json/streamer.ts';
-import type { JsonValue } from '../../src/json/value.ts';
+import { Base64Text, type JsonValue } from '../../src/json/value.ts';
 
 /** Python repr of a double, and '%.17g' of it. */
 const DOUBLES: [string, string][] = [
@@ -365,6 +365,12 @@ function parse(text: string): JsonValue {
 }
 
 describe('toJson', () => {
+  test('Base64Text prints as a string, in the member order of the string it stands for', () => {
+    const text = Buffer.from('any bytes \u00ff\n').toString('base64');
+    assert.equal(toJson({ count: 12, 'buf-b64': new Base64Text(text), eof: true }), toJson({ count: 12, 'buf-b64': text, eof: true }));
+    assert.equal(toJson([new Base64Text('')]), '[""]');
+  });
+
   test('envelopes, whatever the insertion order', () => {
     assert.equal(toJson({ return: {} }), '{"return": {}}');
     assert.equal(toJson({ id: 1n, return: {} }), '{"return": {}, "id": 1}');

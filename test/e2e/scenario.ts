@@ -258,6 +258,29 @@ async function hibernationFreezerTest({ ch, vm, note }: StepContext, command: st
   return text;
 }
 
+/**
+ * SIGKILLs the agent through the control port (guest/control.sh); guest/agent.sh starts it again, as a
+ * service manager would after a crash. Waits for the exit and start markers and for the new agent's answer.
+ * Returns how long that took, in ms.
+ */
+async function killAndRestartAgent(ch: GuestChannel, vm: Vm): Promise<number> {
+  const offset = vm.consoleText().length;
+  const starts = vm.agentStarts();
+  const t0 = Date.now();
+  assert.match(await vm.control('kill-agent'), /^killed \d+$/);
+  await vm.waitForConsole(/QGA-E2E-AGENT-EXITED pid=\d+ rc=137 [^]*QGA-E2E-AGENT-STARTED/, 60_000, offset);
+  await ch.reconnect(() => vm.connectAgent(60_000));
+  assert.equal(vm.agentStarts(), starts + 1);
+  return Date.now() - t0;
+}
+
+/** The running agent's command line, from /proc (guest/agent.sh's shell execs the agent: same pid). */
+async function agentCmdline(ch: GuestChannel): Promise<string[]> {
+  const r = await execWait(ch, ['/bin/sh', '-c', `tr '\\0' '\\n' </proc/$(cat ${GUEST_RUN_DIR}/agent.pid)/cmdline`], {}, { record: false });
+  assert.equal(r.exitcode, 0, `the agent's cmdline: ${r.err}`);
+  return r.out.split('\n').filter((w) => w !== '');
+}
+
 const ONLINE_ORDER = (a: Vcpu, b: Vcpu): number => a['logical-id'] - b['logical-id'];
 
 // qemu-ga 7.2 wraps the GLib spawn error; 10.2 does not (TARGET.md, exec/errors).
@@ -611,15 +634,9 @@ export const STEPS: Step[] = [
       let ok = false;
       try {
         // The agent dies as in a crash, frozen; the guest starts it again (guest/control.sh, agent.sh).
-        const offset = vm.consoleText().length;
-        const starts = vm.agentStarts();
-        const t0 = Date.now();
-        assert.match(await vm.control('kill-agent'), /^killed \d+$/);
+        const ms = await killAndRestartAgent(ch, vm);
         ch.record('guest: kill -KILL <agent>, then the agent started again');
-        await vm.waitForConsole(/QGA-E2E-AGENT-EXITED pid=\d+ rc=137 [^]*QGA-E2E-AGENT-STARTED/, 60_000, offset);
-        await ch.reconnect(() => vm.connectAgent(60_000));
-        note(`the restarted agent answered after ${(Date.now() - t0) / 1000} s`);
-        assert.equal(vm.agentStarts(), starts + 1);
+        note(`the restarted agent answered after ${ms / 1000} s`);
         // It found its state file's frozen marker: frozen, and only the freeze allowlist enabled.
         assert.equal(await ch.ok('guest-fsfreeze-status'), 'frozen');
         const info = await ch.ok<{ supported_commands: { name: string; enabled: boolean }[] }>('guest-info', undefined, { record: false });
@@ -643,6 +660,73 @@ export const STEPS: Step[] = [
     mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
     // 10.2 rewords the frozen-state refusal (TARGET.md §4).
     to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
+  },
+  {
+    name: 'thaw watchdog: --fsfreeze-timeout=3 thaws a forgotten freeze by itself, with the thaw hook',
+    timeoutMs: 180_000,
+    async run({ ch, vm, kind, note }) {
+      if (kind !== 'qga-ts') throw new Skip('fsfreeze-timeout is a qga-ts extension');
+      const timeoutSec = 3;
+      // The agent restarted with the option (guest/control.sh's agent-args, read by guest/agent.sh), and
+      // with -v: the watchdog's line is a warning, and without -v only errors and criticals are logged
+      // (as in qemu-ga); its audit copy goes to syslog, which this guest does not run.
+      const extra = ['-v', `--fsfreeze-timeout=${timeoutSec}`];
+      assert.equal(await vm.control(`agent-args ${extra.join(' ')}`), `agent args: ${extra.join(' ')}`);
+      try {
+        note(`the agent with ${extra.join(' ')} answered after ${(await killAndRestartAgent(ch, vm)) / 1000} s`);
+        ch.record(`guest: the agent restarted with ${extra.join(' ')}`);
+        assert.deepEqual((await agentCmdline(ch)).slice(-extra.length), extra);
+        const hookLog = (): Promise<string> => readGuestFile(ch, `${GUEST_RUN_DIR}/fsfreeze-hook.log`);
+        const hookLogBefore = await hookLog();
+        const agentLogOffset = vm.agentLogText().length;
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+        const t0 = Date.now();
+        const frozen = await ch.ok<number>('guest-fsfreeze-freeze');
+        let ok = false;
+        try {
+          assert.ok(frozen >= 1, `/mnt/data frozen: ${frozen}`);
+          assert.equal(await ch.ok('guest-fsfreeze-status'), 'frozen');
+          // No thaw request: the watchdog thaws after fsfreeze-timeout seconds.
+          await until('guest-fsfreeze-status says thawed without a thaw request', async () =>
+            (await ch.ok<string>('guest-fsfreeze-status', undefined, { record: false })) === 'thawed' ? true : undefined,
+          );
+          const s = (Date.now() - t0) / 1000;
+          note(`thawed by the watchdog ${s} s after the freeze`);
+          assert.ok(s >= timeoutSec - 0.5, `not thawed before the timeout (${s} s)`);
+          ch.record('guest-fsfreeze-status polled: thawed');
+          // The watchdog's warning in the agent log; its thaw hook after the freeze hook.
+          const line = await until('the watchdog warning in the agent log', async () =>
+            /fsfreeze-timeout: filesystems frozen for \d+ s \(limit 3 s\): thawed (\d+) filesystem\(s\)/.exec(vm.agentLogText().slice(agentLogOffset)) ?? undefined,
+          );
+          ch.record(`agent log: ${line[0].replace(/frozen for \d+ s/, 'frozen for N s')}`);
+          assert.equal(Number(line[1]), frozen, 'the watchdog thawed what the freeze froze');
+          await until('the watchdog ran the thaw hook', async () => ((await hookLog()).slice(hookLogBefore.length) === 'freeze\nthaw\n' ? true : undefined));
+          // The thaw that comes too late: nothing left to thaw, 0 (as after any external thaw), the hook runs again.
+          assert.equal(await ch.ok('guest-fsfreeze-thaw'), 0);
+          ok = true;
+        } finally {
+          if (!ok) await ch.call('guest-fsfreeze-thaw', undefined, { record: false }).catch(() => undefined);
+        }
+        assert.equal(await ch.ok('guest-fsfreeze-status'), 'thawed');
+        const late = await until('the late thaw\'s warning in the agent log', async () =>
+          /guest-fsfreeze-thaw: the fsfreeze-timeout watchdog had already thawed \d+ filesystem\(s\) after \d+ s frozen; 0 thawed now/.exec(vm.agentLogText().slice(agentLogOffset)) ?? undefined,
+        );
+        ch.record(`agent log: ${late[0].replace(/after \d+ s/, 'after N s')}`);
+        const hookLogAfter = (await hookLog()).slice(hookLogBefore.length);
+        ch.record(`hook log: ${JSON.stringify(hookLogAfter)}`);
+        assert.equal(hookLogAfter, 'freeze\nthaw\nthaw\n', 'the freeze hook, the watchdog\'s thaw hook, the late thaw\'s hook');
+        const sh = await execWait(ch, ['/bin/sh', '-c', 'echo watchdog >/mnt/data/watchdog.txt && cat /mnt/data/watchdog.txt']);
+        assert.deepEqual([sh.exitcode, sh.out], [0, 'watchdog\n']);
+      } finally {
+        // The following steps see the agent as it was: the plain command line, started again.
+        assert.equal(await vm.control('agent-args'), 'agent args: none');
+        note(`the plain agent answered again after ${(await killAndRestartAgent(ch, vm)) / 1000} s`);
+      }
+      ch.record('guest: the agent restarted with its usual command line');
+      assert.ok(!(await agentCmdline(ch)).some((w) => w.startsWith('--fsfreeze-timeout')), 'the plain agent is back');
+    },
+    mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
+    noDiff: 'fsfreeze-timeout is a qga-ts extension',
   },
   {
     name: 'guest-fstrim',

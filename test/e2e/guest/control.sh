@@ -2,6 +2,8 @@
 # the qga-e2e.control virtio-serial port (a socket on the host, Vm.control()), one command a line, one
 # answer a line. Started once by busybox init.
 #   kill-agent   SIGKILL the agent; agent.sh starts it again, as a service manager would after a crash
+#   agent-args [WORDS]  the extra words agent.sh puts after the agent's command line from its next
+#                start on (agent.args); none: back to the plain command line
 BB=/qga-e2e/busybox
 . /qga-e2e/config.sh
 port=/dev/virtio-ports/qga-e2e.control
@@ -20,6 +22,12 @@ while :; do
         $BB rm -f "$E2E_RUN_DIR/agent.restart"
         echo "error: cannot kill $pid" >&3
       fi ;;
+    agent-args)
+      $BB rm -f "$E2E_RUN_DIR/agent.args"
+      echo "agent args: none" >&3 ;;
+    agent-args\ *)
+      echo "${cmd#agent-args }" >"$E2E_RUN_DIR/agent.args"
+      echo "agent args: $($BB cat "$E2E_RUN_DIR/agent.args")" >&3 ;;
     *) echo "error: unknown command: $cmd" >&3 ;;
   esac
 done

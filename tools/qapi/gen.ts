@@ -320,36 +320,14 @@ function tsType(g: Gen, t: TypeExpr, mode: Mode, qualifier = ''): string {
   }
 }
 
+/** Named types reachable from command arguments (a named argument struct included). */
 function collectArgTypes(b: Built): Set<string> {
-  const seen = new Set<string>();
-  const visitExpr = (t: TypeExpr) => {
-    const name = typeof t === 'string' ? t : t.array;
-    if (!isBuiltin(name)) visitType(name);
-  };
-  const visitType = (name: string) => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    const def = typeDef(b, name);
-    switch (def.meta) {
-      case 'enum':
-        return;
-      case 'struct':
-        structMembers(b, def).forEach((m) => visitExpr(m.type));
-        return;
-      case 'union':
-        baseMembers(b, def).forEach((m) => visitExpr(m.type));
-        def.branches.forEach((br) => visitType(br.type));
-        return;
-      case 'alternate':
-        def.branches.forEach((br) => visitExpr(br.type));
-        return;
-    }
-  };
+  const roots: TypeExpr[] = [];
   for (const c of b.commands) {
-    if (typeof c.data === 'string') visitType(c.data);
-    else c.data?.forEach((m) => visitExpr(m.type));
+    if (typeof c.data === 'string') roots.push(c.data);
+    else c.data?.forEach((m) => roots.push(m.type));
   }
-  return seen;
+  return new Set(reachableTypes(b, roots));
 }
 
 // ---- text helpers -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Fakes for the system-control unit tests: a recording runner, fake filesystem ioctls keyed by mount
 // point, a fixture root with a mount table, a log that honours pause(), and a context wiring them with a
 // real CommandFilter and FreezeController. Nothing here can change the machine the tests run on.
+import { afterEach } from 'node:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -299,4 +300,13 @@ export function sysContext(opts: SysContextOptions = {}): SysContext {
 /** Lets queued promise work (the freeze mutex, fake runs) finish. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** A list of clean-ups the calling test file fills; each test's are run after it (an afterEach hook). */
+export function cleanupsAfterEach(): (() => void)[] {
+  const list: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of list.splice(0)) c();
+  });
+  return list;
 }

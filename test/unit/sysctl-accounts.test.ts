@@ -1,14 +1,11 @@
 // guest-set-user-password: checks before anything runs, chpasswd argv and stdin (recording runner only).
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { chpasswdInput, guestSetUserPassword } from '../../src/commands/accounts.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { sysContext, type SysContext } from '../support/sysctl.ts';
+import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(): SysContext {
   const ctx = sysContext();

@@ -1,18 +1,15 @@
 // guest-set-vcpus and guest-set-memory-blocks on fixture sysfs trees (regular files under a temporary
 // root): partial-success rules, qemu-ga's texts, error-code = errno. The real /sys is never written.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { guestSetMemoryBlocks, guestSetVcpus } from '../../src/commands/set-cpu-memory.ts';
 import { toJson } from '../../src/json/serialize.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { sysContext, type SysContext } from '../support/sysctl.ts';
+import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function tree(files: Record<string, string | null>): SysContext {
   const ctx = sysContext();

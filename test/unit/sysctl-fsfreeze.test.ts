@@ -1,7 +1,7 @@
 // guest-fsfreeze-*: qemu-ga 10.2's order (hook, mount list, frozen state, reverse FIFREEZE; forward FITHAW
 // until it fails), error texts, rollback, the frozen state (filter, logging, marker, deferred pidfile), the
 // fsfreeze-timeout watchdog and the thaw at exit. Fake ioctls and a recording runner only.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +13,7 @@ import { FreezeController } from '../../src/agent/freeze.ts';
 import { statePaths } from '../../src/agent/state.ts';
 import { CommandFilter } from '../../src/protocol/command-filter.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { mountRoot, settle, sysContext, type SysContext } from '../support/sysctl.ts';
+import { mountRoot, settle, sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
 const MOUNTS = [
   { dir: '/', dev: '8:1' },
@@ -29,10 +29,7 @@ const EXTRA = [
   '44 1 0:48 / /mnt/fuse rw - fuse.sshfs host: rw',
 ];
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(opts: Parameters<typeof sysContext>[0] = {}): SysContext {
   const r = mountRoot(MOUNTS, EXTRA);

@@ -1,17 +1,14 @@
 // guest-fstrim: FITRIM per mount (fake), results in reverse mount order, qemu-ga's error texts.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { guestFstrim } from '../../src/commands/fstrim.ts';
 import { toJson } from '../../src/json/serialize.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { mountRoot, sysContext, type SysContext } from '../support/sysctl.ts';
+import { mountRoot, sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(): SysContext {
   const r = mountRoot([

@@ -1,17 +1,14 @@
 // guest-shutdown and guest-suspend-*: argv choice, mode validation (with the `)` fix), strategies in
 // qemu-ga's order. A recording runner only: nothing is ever shut down or suspended.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { guestShutdown, guestSuspendDisk, guestSuspendHybrid, guestSuspendRam, shutdownArgv } from '../../src/commands/power.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { sysContext, type Outcome, type SysContext } from '../support/sysctl.ts';
+import { sysContext, type Outcome, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(): SysContext {
   const ctx = sysContext();

@@ -1,15 +1,12 @@
 // guest-set-time: the year check, settimeofday (faked) with C division, then /sbin/hwclock -w / -s through
 // the recording runner. The test machine's clock is never touched.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { guestSetTime } from '../../src/commands/set-time.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { sysContext, type SysContext } from '../support/sysctl.ts';
+import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(): SysContext {
   const ctx = sysContext();

@@ -1,14 +1,14 @@
 // guest-ssh-*-authorized-keys on a temporary home with an injected passwd lookup (no real user): the
 // probe sequence with qemu-ga 7.2's recorded files and replies, modes and ownership, and the symlink
 // defences.
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildFilename, guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from '../../src/commands/ssh.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
-import { sysContext, type SysContext } from '../support/sysctl.ts';
+import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 
 const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
 const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
@@ -20,10 +20,7 @@ const AS_ROOT = process.getuid?.() === 0;
 const UID = AS_ROOT ? 4242 : (process.getuid?.() ?? 0);
 const GID = AS_ROOT ? 4343 : (process.getgid?.() ?? 0);
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const cleanups = cleanupsAfterEach();
 
 function setup(): { ctx: SysContext; home: string; ak: string } {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-ssh-'));

@@ -24,8 +24,9 @@ export interface KeyFileValue<T> {
   error?: string;
 }
 
-const isAsciiSpace = (c: string): boolean =>
-  c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f';
+// g_ascii_isspace(): space, \t, \n, \f, \r; not \v (GLib's table, unlike C's isspace).
+const isAsciiSpace = (c: string | undefined): boolean =>
+  c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f';
 
 /** JS string (UTF-8 text) → latin1 byte string, for lookups by name. */
 const toBytes = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -302,7 +303,7 @@ export function parseBoolean(raw: string): boolean | undefined {
 export function parseInteger(raw: string): number | undefined {
   if (raw === '') return undefined;
   let i = 0;
-  while (i < raw.length && isAsciiSpace(raw[i])) i++;
+  while (i < raw.length && (isAsciiSpace(raw[i]) || raw[i] === '\v')) i++; // strtol: C isspace
   let neg = false;
   if (raw[i] === '+' || raw[i] === '-') {
     neg = raw[i] === '-';

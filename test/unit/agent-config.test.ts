@@ -218,6 +218,15 @@ describe('-D dump', () => {
         'verbose=false\nretry-path=true\nblock-rpcs=,\nallow-rpcs=\n');
   });
 
+  it('\\v is not whitespace to GLib (g_ascii_isspace): a key after it is another key; a value keeps it (as qemu-ga 7.2 -D)', () => {
+    const p = conf('[general]\n\vverbose=true\n\vretry-path=true\npidfile=\v/x\n');
+    assert.equal(
+      dump(['-D'], { QGA_CONF: p }),
+      '[general]\ndaemon=false\nmethod=virtio-serial\npath=/dev/virtio-ports/org.qemu.guest_agent.0\npidfile=\v/x\n' +
+        'statedir=/var/run\nverbose=false\nretry-path=false\nblock-rpcs=\nallow-rpcs=\n',
+    );
+  });
+
   it('escapes values on the way out', () => {
     const p = conf('[general]\npath=\\s a b \\t\\n\\r\\\\ x \nblock-rpcs=a,b\n');
     assert.equal(

@@ -23,6 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { machine, release, version } from 'node:os';
+import { KeyFile, KeyFileError } from '../../agent/keyfile.ts';
 
 export type OsReleaseField =
   | 'id'
@@ -93,116 +94,20 @@ function parseOsReleaseFile(path: string): Map<string, string> | null {
   const nul = data.indexOf(0);
   if (nul >= 0) data = data.subarray(0, nul);
   if (!isUtf8(data)) return null;
-  return parseKeyFileGroup('[os-release]\n' + data.toString('utf8'), 'os-release');
-}
-
-// g_ascii_isspace: space, \t, \n, \f, \r — not \v (GLib's table, unlike C's isspace)
-const isSpace = (c: string | undefined): boolean =>
-  c === ' ' || c === '\t' || c === '\n' || c === '\f' || c === '\r';
-
-/**
- * g_key_file_load_from_data(G_KEY_FILE_NONE) reduced to what qemu-ga needs: whether the
- * data parses, and the raw values of one group. The data must start with a group line.
- */
-function parseKeyFileGroup(data: string, wanted: string): Map<string, string> | null {
-  const groups = new Map<string, Map<string, string>>();
-  let startGroup: Map<string, string> | null = null;
-  let current: Map<string, string> | null = null;
-
-  const lines = data.split('\n');
-  // A trailing "\n" ends the last line; it does not start an empty one.
-  const lastTerminated = lines[lines.length - 1] === '';
-  if (lastTerminated) lines.pop();
-
-  for (let li = 0; li < lines.length; li++) {
-    let line = lines[li];
-    // One CR before a LF is dropped; the last line, when unterminated, keeps its CR.
-    if ((li < lines.length - 1 || lastTerminated) && line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.length === 0) continue;
-
-    let start = 0;
-    while (isSpace(line[start])) start++;
-    const s = line.slice(start);
-
-    if (s === '' || s[0] === '#') continue; // comment or blank
-
-    if (lineIsGroup(s)) {
-      const name = s.slice(1, s.lastIndexOf(']'));
-      if (!isGroupName(name)) return null;
-      let g = groups.get(name);
-      if (!g) {
-        g = new Map();
-        groups.set(name, g);
-        if (startGroup === null) startGroup = g;
-      }
-      current = g;
-      continue;
-    }
-
-    const eq = s.indexOf('=');
-    if (eq <= 0) return null; // not a key-value pair (or an empty key)
-    if (current === null) return null; // no group yet
-
-    let keyEnd = eq - 1;
-    while (keyEnd >= 0 && isSpace(s[keyEnd])) keyEnd--;
-    const key = s.slice(0, keyEnd + 1);
-    if (!isKeyName(key)) return null;
-
-    let vs = eq + 1;
-    while (isSpace(s[vs])) vs++;
-    const value = s.slice(vs);
-
-    if (current === startGroup && key === 'Encoding' && value.toLowerCase() !== 'utf-8') {
-      return null;
-    }
-    // Translated keys (KEY[locale]) may be dropped by GLib depending on the locale; they
-    // can never be one of the keys looked up here, so they are simply stored.
-    current.set(key, value);
+  // qemu-ga hands GLib the file behind a "[os-release]" line.
+  let kf: KeyFile;
+  try {
+    kf = KeyFile.parse(Buffer.concat([Buffer.from('[os-release]\n'), data]));
+  } catch (e) {
+    if (e instanceof KeyFileError) return null;
+    throw e;
   }
-  return groups.get(wanted) ?? new Map();
-}
-
-/** g_key_file_line_is_group: "[...]" with only spaces or tabs after the first ']'. */
-function lineIsGroup(s: string): boolean {
-  if (s[0] !== '[') return false;
-  const close = s.indexOf(']', 1);
-  if (close < 0) return false;
-  for (let i = close + 1; i < s.length; i++) {
-    if (s[i] !== ' ' && s[i] !== '\t') return false;
+  const keys = new Map<string, string>();
+  for (const [key] of FIELDS) {
+    const raw = kf.getRaw('os-release', key);
+    if (raw !== undefined) keys.set(key, Buffer.from(raw, 'latin1').toString('utf8'));
   }
-  return true;
-}
-
-/** g_key_file_is_group_name: non-empty, no '[', ']' or ASCII control characters. */
-function isGroupName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x5b || c === 0x5d || c < 0x20 || c === 0x7f) return false;
-  }
-  return true;
-}
-
-const LOCALE_CHAR = /^[\p{L}\p{Nd}\p{Nl}\p{No}\-_.@]$/u;
-
-/** g_key_file_is_key_name: KEY or KEY[locale], no edge spaces, no '=', '[' or ']' in KEY. */
-function isKeyName(key: string): boolean {
-  let q = 0;
-  while (q < key.length && key[q] !== '=' && key[q] !== '[' && key[q] !== ']') q++;
-  if (q === 0) return false;
-  if (key[0] === ' ' || key[q - 1] === ' ') return false;
-  if (key[q] === '[') {
-    q++;
-    while (q < key.length) {
-      const cp = key.codePointAt(q)!;
-      const c = String.fromCodePoint(cp);
-      if (!LOCALE_CHAR.test(c)) break;
-      q += c.length;
-    }
-    if (key[q] !== ']') return false;
-    q++;
-  }
-  return q >= key.length;
+  return keys;
 }
 
 /** ga_osrelease_replace_special(), on the value's UTF-8 bytes. */

@@ -70,9 +70,15 @@ function keyLine(key: string): string {
   return cBytes(key).toString('latin1');
 }
 
-/** GLib's g_strstrip(): g_ascii_isspace() is space, \t, \n, \f and \r (not \v). */
+const isGSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d;
+
+/** GLib's g_strstrip(): g_ascii_isspace() is space, \t, \n, \f and \r (not \v). A scan, not a regex: `\s+$` is quadratic on long inner runs. */
 function strip(line: string): string {
-  return line.replace(/^[ \t\n\f\r]+/, '').replace(/[ \t\n\f\r]+$/, '');
+  let start = 0;
+  let end = line.length;
+  while (start < end && isGSpace(line.charCodeAt(start))) start++;
+  while (end > start && isGSpace(line.charCodeAt(end - 1))) end--;
+  return line.slice(start, end);
 }
 
 function closeQuietly(fd: number | undefined): void {
@@ -260,9 +266,10 @@ export function guestSshGetAuthorizedKeys(args: GuestSshGetAuthorizedKeysArgs, c
     for (const line of lines) {
       const k = strip(line);
       if (k === '' || k.startsWith('#')) continue;
-      keys.unshift(Buffer.from(k, 'latin1').toString('utf8'));
+      keys.push(Buffer.from(k, 'latin1').toString('utf8'));
     }
-    return { keys };
+    // qemu-ga prepends each key (QAPI_LIST_PREPEND); one reverse keeps that order in linear time.
+    return { keys: keys.reverse() };
   } finally {
     dir.close();
   }
@@ -285,9 +292,12 @@ export function guestSshAddAuthorizedKeys(args: GuestSshAddAuthorizedKeysArgs, c
       if (dir.sshFd < 0) dir.create(sshPath);
       lines = [];
     }
+    const present = new Set(lines);
     for (const key of args.keys) {
       const line = keyLine(key);
-      if (!lines.includes(line)) lines.push(line);
+      if (present.has(line)) continue;
+      present.add(line);
+      lines.push(line);
     }
     dir.write(path, lines);
     return {};

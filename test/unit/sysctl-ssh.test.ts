@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { buildFilename, guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from '../../src/commands/ssh.ts';
 import { errorOf, fakeContext } from '../support/handler-context.ts';
 import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
+import { toJson } from '../../src/json/serialize.ts';
 
 const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
 const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
@@ -200,5 +201,58 @@ describe('ssh authorized keys: no symbolic link is followed', () => {
 
   it('without system services: unsupported', async () => {
     assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: 'root' }, fakeContext())), 'this feature or command is not currently supported');
+  });
+});
+
+// The user controls the file: its size must not decide whether the agent answers (the issue's bound: 3 s).
+describe('ssh authorized keys: time linear in the size of the file', () => {
+  const LINES = 160_000;
+  const keyOf = (i: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(8, '0')}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx user${i}@host`;
+
+  it('a 160 k-line authorized_keys: get answers (reply serialized) within 3 s, in reverse file order', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    const lines: string[] = [];
+    for (let i = 0; i < LINES; i++) lines.push(i % 10 === 0 ? `# comment ${i}` : `  ${keyOf(i)}\t`);
+    fs.writeFileSync(ak, lines.join('\n') + '\n');
+    const t0 = process.hrtime.bigint();
+    const reply = toJson({ return: guestSshGetAuthorizedKeys({ username: U }, ctx) });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.ok(ms <= 3000, `took ${ms.toFixed(0)} ms`);
+    const keys = (JSON.parse(reply) as { return: { keys: string[] } }).return.keys;
+    assert.equal(keys.length, LINES - LINES / 10);
+    assert.equal(keys[0], keyOf(LINES - 1));
+    assert.equal(keys[keys.length - 1], keyOf(1));
+    assert.equal(keys[1], keyOf(LINES - 2));
+  });
+
+  it('a line with a 4 MiB run of inner whitespace is stripped in linear time', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    fs.writeFileSync(ak, `k1\n a${' '.repeat(4 << 20)}b \nk2`);
+    const t0 = process.hrtime.bigint();
+    const { keys } = guestSshGetAuthorizedKeys({ username: U }, ctx);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.ok(ms <= 3000, `took ${ms.toFixed(0)} ms`);
+    assert.deepEqual(keys.map((k) => k.length), [2, (4 << 20) + 2, 2]);
+  });
+
+  it('add of 20 k keys to a 160 k-line file within 3 s, duplicates (in the file and the request) dropped', () => {
+    const { ctx, home, ak } = setup();
+    fs.mkdirSync(path.join(home, '.ssh'));
+    const lines: string[] = [];
+    for (let i = 0; i < LINES; i++) lines.push(keyOf(i));
+    fs.writeFileSync(ak, lines.join('\n'));
+    const keys: string[] = [];
+    for (let i = 0; i < 20_000; i++) keys.push(keyOf(LINES - 10_000 + i));
+    keys.push(keyOf(LINES + 1));
+    const t0 = process.hrtime.bigint();
+    guestSshAddAuthorizedKeys({ username: U, keys }, ctx);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.ok(ms <= 3000, `took ${ms.toFixed(0)} ms`);
+    const out = fs.readFileSync(ak, 'utf8').split('\n');
+    assert.equal(out.length, LINES + 10_000);
+    assert.equal(out[LINES], keyOf(LINES));
+    assert.equal(out[out.length - 1], keyOf(LINES + 9_999));
   });
 });

@@ -20,6 +20,7 @@ import { VirtioSerialTransport } from './transport/virtio-serial.ts';
 import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
+import { GlobList } from './commands/fnmatch.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
     env,
     root: '/',
     sys,
+    excludeInterfaces: new GlobList(config.excludeInterfaces),
   };
   startSystemServices(ctx);
   const dispatcher = new Dispatcher(commandTable, createHandlers() as never, filter, ctx, {

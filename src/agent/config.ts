@@ -2,6 +2,7 @@
 // -D dump (facts §4.3). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
 import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { GlobError, globToRegExp } from '../commands/fnmatch.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
 export const QGA_VIRTIO_PATH_DEFAULT = '/dev/virtio-ports/org.qemu.guest_agent.0';
@@ -36,6 +37,8 @@ export interface AgentConfig {
   dumpConf: boolean;
   /** qga-ts extension (`fsfreeze-timeout`, `--fsfreeze-timeout`): seconds before an automatic thaw; 0 = off. */
   fsfreezeTimeout: number;
+  /** qga-ts extension (`exclude-interfaces`, `--exclude-interfaces`): glob patterns of interface names to leave out. */
+  excludeInterfaces: string[];
 }
 
 /** The configuration while it is being built: the defaulted members may still be unset. */
@@ -60,6 +63,7 @@ export function newConfigDraft(): ConfigDraft {
     allowRpcs: [],
     dumpConf: false,
     fsfreezeTimeout: 0,
+    excludeInterfaces: [],
   };
 }
 
@@ -70,6 +74,23 @@ export function newConfigDraft(): ConfigDraft {
 export function splitRpcList(s: string): string[] {
   if (s === '') return [];
   return s.split(',').reverse();
+}
+
+/**
+ * An `exclude-interfaces` value: comma-separated glob patterns (empty items dropped). Returns the
+ * patterns, or the words saying which one cannot be used.
+ */
+export function parsePatternList(key: string, s: string): { patterns: string[] } | { error: string } {
+  const patterns = s.split(',').filter((p) => p !== '');
+  for (const p of patterns) {
+    try {
+      globToRegExp(p);
+    } catch (err) {
+      if (!(err instanceof GlobError)) throw err;
+      return { error: `${key}: pattern '${p}': ${err.message}` };
+    }
+  }
+  return { patterns };
 }
 
 /** A message for the GLib default log handler (the agent's own handler is not installed yet). */
@@ -170,6 +191,12 @@ export function loadConfigFile(draft: ConfigDraft, path: string, required: boole
         draft.fsfreezeTimeout = r.value;
       }
     }
+    const exclude = str('exclude-interfaces');
+    if (exclude !== undefined) {
+      const r = parsePatternList('exclude-interfaces', exclude);
+      if ('error' in r) fail(r.error);
+      else draft.excludeInterfaces.push(...r.patterns);
+    }
   }
 
   if (firstError !== undefined) {
@@ -188,6 +215,7 @@ export function applyDefaults(draft: ConfigDraft): AgentConfig {
     method: draft.method ?? 'virtio-serial',
     blockRpcs: [...draft.blockRpcs],
     allowRpcs: [...draft.allowRpcs],
+    excludeInterfaces: [...draft.excludeInterfaces],
   };
 }
 
@@ -208,8 +236,8 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 }
 
 /**
- * qemu-ga's config_dump() output (facts §4.3), byte for byte. `fsfreeze-timeout` (our extension)
- * is added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
+ * qemu-ga's config_dump() output (facts §4.3), byte for byte. Our extensions (`fsfreeze-timeout`,
+ * `exclude-interfaces`) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {
   const entries: Array<[string, string]> = [];
@@ -228,5 +256,6 @@ export function dumpConfig(config: AgentConfig): string {
   str('block-rpcs', config.blockRpcs.join(','));
   str('allow-rpcs', config.allowRpcs.join(','));
   if (config.fsfreezeTimeout !== 0) entries.push(['fsfreeze-timeout', String(config.fsfreezeTimeout)]);
+  if (config.excludeInterfaces.length > 0) str('exclude-interfaces', config.excludeInterfaces.join(','));
   return keyFileToData([{ name: GROUP, entries }]);
 }

@@ -7,7 +7,7 @@
 // parses twice) is the product here, and no well-kept npm parser reproduces it.
 import { QGA_CONF_DEFAULT, QGA_FSFREEZE_HOOK_DEFAULT, QGA_PIDFILE_DEFAULT, QGA_SERIAL_PATH_DEFAULT,
   QGA_STATEDIR_DEFAULT, QGA_VIRTIO_PATH_DEFAULT, applyDefaults, loadConfigFile, newConfigDraft,
-  splitRpcList, type AgentConfig } from './config.ts';
+  parsePatternList, splitRpcList, type AgentConfig } from './config.ts';
 import { formatGLibMessage, glibConsoleIsUtf8, nowMicros } from './log.ts';
 import { QGA_FULL_VERSION, QGA_VERSION } from './version.ts';
 
@@ -41,6 +41,7 @@ export const QGA_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'statedir', hasArg: 1, val: 't' },
   { name: 'retry-path', hasArg: 0, val: 'r' },
   { name: 'fsfreeze-timeout', hasArg: 1, val: 'fsfreeze-timeout', exactOnly: true },
+  { name: 'exclude-interfaces', hasArg: 1, val: 'exclude-interfaces', exactOnly: true },
 ];
 
 /** One getopt_long() return: an option (val, optarg) or '?' with the diagnostic getopt printed. */
@@ -185,6 +186,10 @@ qga-ts, a reimplementation of the QEMU Guest Agent for Node.js
       --fsfreeze-timeout=SECONDS
                     qga-ts only: thaw automatically when filesystems stay
                     frozen longer than SECONDS (default is 0: never)
+      --exclude-interfaces=PATTERNS
+                    qga-ts only: comma-separated glob patterns of interface
+                    names that guest-network-get-interfaces leaves out (for
+                    example: --exclude-interfaces='veth*,docker*,br-*')
   -t, --statedir    directory for the agent's state files (absolute path,
                     default is ${QGA_STATEDIR_DEFAULT})
   -v, --verbose     log everything, debugging messages included
@@ -320,6 +325,15 @@ export function parseCommandLine(args: readonly string[], ctx: ParseContext): Pa
           return exit(1);
         }
         draft.fsfreezeTimeout = Number(arg);
+        break;
+      }
+      case 'exclude-interfaces': {
+        const r = parsePatternList('--exclude-interfaces', arg!);
+        if ('error' in r) {
+          stderr += `${ctx.argv0}: ${r.error}\n`;
+          return exit(1);
+        }
+        draft.excludeInterfaces.push(...r.patterns);
         break;
       }
       default:

@@ -148,7 +148,7 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([]), {
       daemonize: false, method: 'virtio-serial', channelPath: null, logFile: null, pidFile: '/var/run/qemu-ga.pid',
       fsfreezeHook: null, stateDir: '/var/run', verbose: false, retryPath: false, blockRpcs: [], allowRpcs: [],
-      dumpConf: false, fsfreezeTimeout: 0,
+      dumpConf: false, fsfreezeTimeout: 0, excludeInterfaces: [],
     });
   });
 
@@ -169,6 +169,16 @@ describe('parseCommandLine', () => {
     const r = parse(['--fsfreeze-timeout', 'soon']);
     assert.equal(r.kind === 'exit' && r.code, 1);
     assert.match(r.kind === 'exit' ? r.stderr : '', /fsfreeze-timeout/);
+  });
+
+  it('takes --exclude-interfaces patterns and refuses an unsupported one in words', () => {
+    assert.deepEqual(run(['--exclude-interfaces=veth*,docker*', '--exclude-interfaces', 'br-*']).excludeInterfaces, ['veth*', 'docker*', 'br-*']);
+    assert.deepEqual(parse(['--exclude-interfaces=eth[[.0.]]']), {
+      kind: 'exit',
+      code: 1,
+      stdout: '',
+      stderr: "qemu-ga: --exclude-interfaces: pattern 'eth[[.0.]]': '[.' (a POSIX class or collating element) is not supported in a pattern\n",
+    });
   });
 
   it('stores each list string reversed and accumulates them in order', () => {

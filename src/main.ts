@@ -20,6 +20,7 @@ import { VirtioSerialTransport } from './transport/virtio-serial.ts';
 import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
+import { noteActivity } from './commands/gc-hint.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -183,6 +184,7 @@ async function main(): Promise<void> {
       await transport.open({
         data: (chunk) => {
           if (config.verbose) logger.debug(`read data, count: ${chunk.length}, data: ${chunk.toString('latin1')}`);
+          noteActivity();
           session.feed(chunk);
         },
         stopped: (reason) => {

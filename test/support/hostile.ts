@@ -89,3 +89,63 @@ export async function writeUntilStalled(
   }
   return taken;
 }
+
+/**
+ * A client that reads replies as lines without re-concatenating its input (a 64 MiB reply costs
+ * one copy), for workloads with big replies.
+ */
+export class LineClient {
+  private parts: Buffer[] = [];
+  private readonly lines: string[] = [];
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      let at = 0;
+      for (let nl = d.indexOf(10); nl >= 0; nl = d.indexOf(10, at)) {
+        this.parts.push(d.subarray(at, nl));
+        this.lines.push(Buffer.concat(this.parts).toString('latin1'));
+        this.parts = [];
+        at = nl + 1;
+      }
+      if (at < d.length) this.parts.push(d.subarray(at));
+      this.waiter?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+  }
+
+  static async connect(sock: string): Promise<LineClient> {
+    return new LineClient(await connectRaw(sock));
+  }
+
+  /** Sends `request` and returns the next reply line. */
+  async call(request: string): Promise<string> {
+    this.socket.write(request);
+    return this.next();
+  }
+
+  async next(timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length === 0) {
+      if (this.closed) throw new Error('connection closed');
+      if (Date.now() > deadline) throw new Error('no reply');
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.waiter = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.waiter = undefined;
+    }
+    return this.lines.shift() as string;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -21,6 +21,7 @@ import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
 import { GlobList } from './commands/fnmatch.ts';
+import { noteActivity } from './commands/gc-hint.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
       await transport.open({
         data: (chunk) => {
           if (config.verbose) logger.debug(`read data, count: ${chunk.length}, data: ${chunk.toString('latin1')}`);
+          noteActivity();
           session.feed(chunk);
         },
         stopped: (reason) => {

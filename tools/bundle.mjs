@@ -42,7 +42,7 @@ writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
  */
 async function bundle(entry, outfile, banner) {
   const result = await build({ ...common, entryPoints: [entry], outfile, banner: { js: banner } });
-  const text = result.outputFiles[0].text.replace(/__toESM\((require\("node:[a-z_/]+"\))\)/g, '$1');
+  const text = result.outputFiles[0].text.replace(/__toESM\((require\("node:[a-z_/]+"\))(?:, 1)?\)/g, '$1');
   const out = process.env.QGA_NO_MINIFY ? { code: text } : await transform(text, { minify: true, loader: 'js', target: 'node20' });
   writeFileSync(outfile, out.code);
 }

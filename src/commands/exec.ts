@@ -37,6 +37,7 @@ import type {
 } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
+import { Base64Bytes } from '../json/value.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { cloexecInherited, pipeCloexec } from '../platform/linux/fdops.ts';
 
@@ -153,14 +154,18 @@ export function searchProgram(file: string, searchPath: string): string | NodeJS
 const SIGNALS = osConstants.signals as Record<string, number>;
 
 interface Capture {
-  readonly chunks: Buffer[];
+  /**
+   * 64 KiB, then (once output outgrows it) EXEC_MAX_OUTPUT bytes of address space whose pages
+   * become resident only as output fills them; the status reply encodes them in place.
+   */
+  buf: Buffer | null;
   size: number;
   truncated: boolean;
   open: boolean;
 }
 
 function newCapture(): Capture {
-  return { chunks: [], size: 0, truncated: false, open: true };
+  return { buf: null, size: 0, truncated: false, open: true };
 }
 
 interface ExecRecord {
@@ -176,8 +181,17 @@ function finished(r: ExecRecord): boolean {
   return r.reaped && !(r.out?.open ?? false) && !(r.err?.open ?? false);
 }
 
+/** A capture's first buffer; only output beyond it takes the EXEC_MAX_OUTPUT one. */
+const SMALL_CAPTURE = 64 * 1024;
+
+/** Above this, captured output is encoded while the status reply is written (Base64Bytes). */
+const SYNC_B64_LIMIT = 64 * 1024;
+
+/** The base64 of a capture, typed as the schema's string, which a Base64Bytes becomes on the wire. */
 function capturedB64(c: Capture): string {
-  return (c.chunks.length === 1 ? c.chunks[0] : Buffer.concat(c.chunks, c.size)).toString('base64');
+  const bytes = (c.buf as Buffer).subarray(0, c.size);
+  c.buf = null;
+  return c.size <= SYNC_B64_LIMIT ? bytes.toString('base64') : (new Base64Bytes(bytes) as unknown as string);
 }
 
 function closeQuietly(fd: number | undefined): void {
@@ -189,22 +203,32 @@ function closeQuietly(fd: number | undefined): void {
   }
 }
 
+/** Where every capture's pipe reads land before being copied: reads are handled one at a time. */
+let readArea: Buffer | undefined;
+
 /** Reads a pipe to EOF into `c`, keeping at most EXEC_MAX_OUTPUT bytes. */
 function drain(fd: number, c: Capture): void {
-  const sock = new net.Socket({ fd, readable: true, writable: false });
-  sock.on('data', (chunk: Buffer) => {
-    const room = EXEC_MAX_OUTPUT - c.size;
-    if (chunk.length <= room) {
-      c.chunks.push(chunk);
-      c.size += chunk.length;
-    } else {
-      if (room > 0) {
-        c.chunks.push(chunk.subarray(0, room));
-        c.size = EXEC_MAX_OUTPUT;
-      }
-      c.truncated = true;
-    }
-  });
+  // onread: one reused read buffer, instead of a fresh 64 KiB Buffer per read left to the GC.
+  const sock = new net.Socket({
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: () => (readArea ??= Buffer.allocUnsafeSlow(SMALL_CAPTURE)),
+      callback: (got: number, chunk: Uint8Array) => {
+        const n = Math.min(EXEC_MAX_OUTPUT - c.size, got);
+        if (n > 0 && (c.buf?.length ?? 0) < c.size + n) {
+          const grown = Buffer.allocUnsafeSlow(c.size + n <= SMALL_CAPTURE ? SMALL_CAPTURE : EXEC_MAX_OUTPUT);
+          c.buf?.copy(grown, 0, 0, c.size);
+          c.buf = grown;
+        }
+        if (n > 0) (c.buf as Buffer).set(chunk.subarray(0, n), c.size);
+        c.size += n;
+        if (n < got) c.truncated = true;
+        return true;
+      },
+    },
+  } as net.SocketConstructorOpts);
   sock.on('error', () => {
     // A read error ends the stream like EOF does (qemu-ga closes the channel either way).
   });

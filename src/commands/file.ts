@@ -32,7 +32,7 @@ import { genericError } from '../protocol/errors.ts';
 import { decodeBase64, encodeBase64, planBase64, planWireBase64, type PlainBase64 } from '../protocol/base64.ts';
 import { takesWireStrings } from '../protocol/dispatcher.ts';
 import { Base64Bytes, Base64Text, WireString } from '../json/value.ts';
-import { collectGarbage, noteGarbage } from './gc-hint.ts';
+import { collectGarbage, noteGarbage, whenIdle } from './gc-hint.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { lseek, pageAlignedBuffer, releasePages, SEEK_CUR, SEEK_END, SEEK_SET } from '../platform/linux/fdops.ts';
 
@@ -234,6 +234,7 @@ export function createFileHandlers(): FileHandlers {
   // The decode buffers of the last streamed write, for the next one (a stream of 1 MiB writes).
   const slices: Buffer[] = [];
   const newSlice = (): Buffer => Buffer.allocUnsafeSlow((WRITE_SLICE_CHARS / 4) * 3);
+  whenIdle(() => (slices.length = 0));
 
   function find(handle: bigint): OpenFile {
     const f = files.get(handle);

@@ -1,5 +1,11 @@
 // Runs requests strictly one at a time, in arrival order, and writes each reply as one line.
 //
+// Backpressure, as qemu-ga's blocking write gives it: while a command runs, or while more than
+// OUT_HIGH_WATER bytes of replies are not yet taken by the channel, no further request is run and
+// the channel is not read. What one client can make the agent hold is bounded (docs/limits.md):
+// the requests parsed from one FEED_SLICE of input, the unparsed rest of the chunk being fed, and
+// OUT_HIGH_WATER bytes of replies plus the one reply that crossed it.
+//
 // Replies are collected as text and written once per batch of requests. A reply that holds big
 // strings (a guest-file-read's Base64Bytes, an echoed WireString) is streamed instead: its bytes
 // are produced piece by piece into a few reusable buffers, each refilled once the channel has
@@ -12,8 +18,11 @@ import type { Dispatcher, Reply } from './dispatcher.ts';
 
 /** A client's end of the channel, for replies written in several pieces. */
 export interface PacedWriter {
-  /** Queues bytes for this client; `done` runs once, when they have been handed on or dropped. */
-  write(data: Buffer, done: () => void): void;
+  /**
+   * Queues bytes for this client (a string: latin1); `done` runs once, when they have been handed
+   * on or dropped.
+   */
+  write(data: Buffer | string, done: () => void): void;
   /** False once this client has gone: the rest of its reply is dropped. */
   readonly open: boolean;
 }
@@ -33,8 +42,10 @@ export interface ReplySink {
 
 type Event = { readonly kind: 0; readonly value: WireValue } | { readonly kind: 1; readonly desc: string };
 
-// Past this many queued requests, the channel is paused until the queue drains.
-const HIGH_WATER = 4096;
+// Replies not yet taken by the channel beyond which no request is run and the channel is not read.
+export const OUT_HIGH_WATER = 256 * 1024;
+// Input is parsed this much at a time, so that a stall stops parsing within one slice.
+export const FEED_SLICE = 16 * 1024;
 
 // Streamed replies: pieces of PIECE_SIZE bytes, at most POOL_SIZE of them in flight. The buffers
 // are kept while transfers follow each other and dropped after POOL_IDLE_MS without one.
@@ -71,6 +82,11 @@ export class Session {
   private paused = false;
   private out = '';
   private flushScheduled = false;
+  /** Bytes handed to the channel whose `done` has not run yet. */
+  private unsent = 0;
+  /** Input not parsed yet because the session stalled; fed, in order, before anything newer. */
+  private readonly held: Uint8Array[] = [];
+  private draining = false;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -90,19 +106,54 @@ export class Session {
    * may keep references to `chunk` (long strings point into it): it must never change afterwards.
    */
   feed(chunk: Uint8Array): void {
-    this.streamer.feed(chunk);
+    if (this.held.length > 0 || this.stalled()) {
+      // A read that was under way when the channel was paused.
+      this.held.push(chunk);
+      this.pauseInput();
+      return;
+    }
+    this.feedSlices(chunk);
+  }
+
+  /** Bytes of replies the channel has not taken yet (collected or in flight). */
+  get pendingOutput(): number {
+    return this.unsent + this.out.length;
+  }
+
+  /** A command is running, or the client is not taking its replies. */
+  private stalled(): boolean {
+    return this.busy || this.unsent + this.out.length > OUT_HIGH_WATER;
+  }
+
+  /** Parses `chunk` a slice at a time; what is left when the session stalls is held. */
+  private feedSlices(chunk: Uint8Array): void {
+    if (chunk.length <= FEED_SLICE) {
+      this.streamer.feed(chunk);
+      return;
+    }
+    for (let at = 0; at < chunk.length; at += FEED_SLICE) {
+      if (this.stalled()) {
+        this.held.unshift(chunk.subarray(at));
+        this.pauseInput();
+        return;
+      }
+      this.streamer.feed(chunk.subarray(at, at + FEED_SLICE));
+    }
+  }
+
+  private pauseInput(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.sink.pause();
   }
 
   private enqueue(event: Event): void {
-    if (!this.busy && this.head === this.queue.length) {
+    if (this.head === this.queue.length && !this.stalled()) {
       this.run(event);
       return;
     }
     this.queue.push(event);
-    if (!this.paused && this.queue.length - this.head > HIGH_WATER) {
-      this.paused = true;
-      this.sink.pause();
-    }
+    this.pauseInput();
   }
 
   private run(event: Event): void {
@@ -123,18 +174,26 @@ export class Session {
     this.emit(reply);
   }
 
+  /** Runs what waited (queued requests, then held input) until the session stalls again. */
   private drain(): void {
-    while (!this.busy && this.head < this.queue.length) {
-      const event = this.queue[this.head++];
-      this.run(event);
-    }
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        while (this.head < this.queue.length && !this.stalled()) this.run(this.queue[this.head++]);
+        if (this.head < this.queue.length || this.stalled()) return;
+        this.queue.length = 0;
+        this.head = 0;
+        const next = this.held.shift();
+        if (next === undefined) break;
+        this.feedSlices(next);
+      }
       if (this.paused) {
         this.paused = false;
         this.sink.resume();
       }
+    } finally {
+      this.draining = false;
     }
   }
 
@@ -160,9 +219,23 @@ export class Session {
     this.flushScheduled = false;
     const text = this.out;
     this.out = '';
+    if (text.length === 0) return;
     // Replies are 7-bit ASCII plus the 0xFF delimiter, so latin1 is a byte-exact encoding. Handed over
     // as a string: a socket encodes a small one on the stack, with no Buffer to allocate and collect.
-    if (text.length > 0) this.sink.write(text);
+    const writer = this.sink.writer?.();
+    if (writer === undefined) {
+      this.sink.write(text);
+      this.drain();
+      return;
+    }
+    this.unsent += text.length;
+    writer.write(text, () => this.taken(text.length));
+  }
+
+  /** The channel took `n` bytes (or dropped them with their client): maybe run what waited. */
+  private taken(n: number): void {
+    this.unsent -= n;
+    if (this.head < this.queue.length || this.held.length > 0 || this.paused) this.drain();
   }
 
   /** Writes a reply with big parts; the session is busy until all of it has been handed on. */
@@ -190,7 +263,7 @@ export class Session {
     let inFlight = 0;
     let pumping = false;
     let finished = false;
-    let first: Buffer | null = before.length > 0 ? Buffer.from(before, 'latin1') : null;
+    let first: string | null = before.length > 0 ? before : null;
     const finish = (): void => {
       finished = true;
       bytes.close();

@@ -49,7 +49,7 @@ export class CharDeviceTransport implements Transport {
   }
 
   write(data: Buffer | string): void {
-    this.channel?.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    this.channel?.write(data);
   }
 
   writer(): PacedWriter | undefined {

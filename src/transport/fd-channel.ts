@@ -50,13 +50,13 @@ export class FdChannel implements PacedWriter {
     this.readNext();
   }
 
-  /** Queues bytes; `done` runs once they are written, or dropped (error, close). */
-  write(data: Buffer, done?: () => void): void {
+  /** Queues bytes (a string: latin1); `done` runs once they are written, or dropped (error, close). */
+  write(data: Buffer | string, done?: () => void): void {
     if (this.closed) {
       if (done !== undefined) queueMicrotask(done);
       return;
     }
-    this.writes.push(data);
+    this.writes.push(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
     this.dones.push(done);
     if (!this.writing) this.writeNext();
   }

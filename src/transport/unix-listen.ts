@@ -1,4 +1,6 @@
-// unix-listen: one client at a time; later clients connect but wait, unread, until the current one leaves.
+// unix-listen: one client served at a time; up to MAX_WAITING later clients wait, unread, until it
+// leaves, and any beyond those are closed at once, so waiting clients cannot use up the descriptors
+// the served one needs (Node accepts every connection; it cannot leave them in the listen backlog).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { strerror } from '../platform/linux/strerror.ts';
@@ -6,6 +8,9 @@ import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, ty
 
 // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 const SUN_PATH_MAX = 108;
+
+/** Connections accepted and held, unread, while the served client has the channel. */
+export const MAX_WAITING = 16;
 
 export class UnixListenTransport implements Transport {
   private server: net.Server | undefined;
@@ -54,6 +59,12 @@ export class UnixListenTransport implements Transport {
   }
 
   private accepted(socket: net.Socket): void {
+    if (this.current !== undefined && this.waiting.length >= MAX_WAITING) {
+      // destroy() closes the descriptor now: the flood costs one fd at a time, never more.
+      socket.destroy();
+      this.log.debug(`${MAX_WAITING} clients already waiting: connection closed`);
+      return;
+    }
     socket.on('error', (err) => this.log.debug(`channel error: ${strerror(err)}`));
     if (this.current === undefined) this.serve(socket);
     else this.waiting.push(socket);
@@ -124,7 +135,7 @@ class SocketWriter implements PacedWriter {
     return this.isCurrent() && !this.socket.destroyed && this.socket.writable;
   }
 
-  write(data: Buffer, done: () => void): void {
+  write(data: Buffer | string, done: () => void): void {
     let called = false;
     const once = (): void => {
       if (called) return;
@@ -137,6 +148,7 @@ class SocketWriter implements PacedWriter {
       queueMicrotask(once);
       return;
     }
-    this.socket.write(data, once);
+    if (typeof data === 'string') this.socket.write(data, 'latin1', once);
+    else this.socket.write(data, once);
   }
 }

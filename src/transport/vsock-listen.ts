@@ -63,7 +63,7 @@ export class VsockListenTransport implements Transport {
       this.log.warning('error writing to channel: no client connected');
       return;
     }
-    this.client.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    this.client.write(data);
   }
 
   writer(): PacedWriter | undefined {

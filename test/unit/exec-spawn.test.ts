@@ -1,4 +1,5 @@
 // guest-exec: program lookup, GLib's failure texts, argv/env, the child's environment.
+import { b64Text } from '../../src/commands/file.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -22,8 +23,8 @@ async function run(h: ReturnType<typeof createExecHandlers>, ctx: FakeContext, a
   const st = await waitExited(h, ctx, pid);
   return {
     ...st,
-    out: Buffer.from(st['out-data'] ?? '', 'base64').toString('utf8'),
-    err: Buffer.from(st['err-data'] ?? '', 'base64').toString('utf8'),
+    out: Buffer.from(b64Text(st['out-data'] ?? ''), 'base64').toString('utf8'),
+    err: Buffer.from(b64Text(st['err-data'] ?? ''), 'base64').toString('utf8'),
   };
 }
 

@@ -1,4 +1,5 @@
 // guest-exec capture modes, guest-exec-status, truncation, many children, reaping.
+import { b64Text } from '../../src/commands/file.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -122,18 +123,18 @@ test('16 MiB cap per stream: excess is read and dropped, the stream marked trunc
   let st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 17000000 /dev/zero'], 'capture-output': true });
   assert.equal(st['out-truncated'], true);
   assert.equal(st.exitcode, 0);
-  const out = Buffer.from(st['out-data'] ?? '', 'base64');
+  const out = Buffer.from(b64Text(st['out-data'] ?? ''), 'base64');
   assert.equal(out.length, EXEC_MAX_OUTPUT);
   assert.ok(out.every((b) => b === 0));
   // Exactly 16 MiB is not truncated.
   st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', `head -c ${EXEC_MAX_OUTPUT} /dev/zero`], 'capture-output': true });
-  assert.deepEqual([Buffer.from(st['out-data'] ?? '', 'base64').length, st['out-truncated']], [EXEC_MAX_OUTPUT, false]);
+  assert.deepEqual([Buffer.from(b64Text(st['out-data'] ?? ''), 'base64').length, st['out-truncated']], [EXEC_MAX_OUTPUT, false]);
   // stderr has its own cap; the child is never blocked by a full pipe, so 64 MB finish.
   st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 64000000 /dev/zero >&2; echo done'], 'capture-output': 'separated' });
-  assert.deepEqual([st['out-data'], st['out-truncated'], st['err-truncated'], Buffer.from(st['err-data'] ?? '', 'base64').length], [b64('done\n'), false, true, EXEC_MAX_OUTPUT]);
+  assert.deepEqual([st['out-data'], st['out-truncated'], st['err-truncated'], Buffer.from(b64Text(st['err-data'] ?? ''), 'base64').length], [b64('done\n'), false, true, EXEC_MAX_OUTPUT]);
   // Merged: both streams count against the single cap.
   st = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'head -c 10000000 /dev/zero; head -c 10000000 /dev/zero >&2'], 'capture-output': 'merged' });
-  assert.deepEqual([Buffer.from(st['out-data'] ?? '', 'base64').length, st['out-truncated'], st['err-data']], [EXEC_MAX_OUTPUT, true, undefined]);
+  assert.deepEqual([Buffer.from(b64Text(st['out-data'] ?? ''), 'base64').length, st['out-truncated'], st['err-data']], [EXEC_MAX_OUTPUT, true, undefined]);
 });
 
 test('200 concurrent children with captured output, all tracked, none left a zombie', async () => {

@@ -1,0 +1,120 @@
+// Hostile clients against a live qga-ts: one that never reads its replies cannot grow the agent
+// without bound, and waiting connections cannot take the served client's file descriptors.
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Agent, QGA_TS, type RawClient } from '../support/agent.ts';
+import { rssKiB, openFds, connectRaw, writeUntilStalled } from '../support/hostile.ts';
+
+const MiB = 1024 * 1024;
+
+async function call(c: RawClient, request: string): Promise<string> {
+  c.send(request);
+  const [line] = await c.lines(1, 20_000);
+  return line;
+}
+
+async function answersPing(agent: Agent): Promise<void> {
+  const c = await agent.connect();
+  try {
+    await c.resync();
+    assert.equal(await call(c, '{"execute":"guest-ping"}'), '{"return": {}}');
+  } finally {
+    c.close();
+  }
+}
+
+describe('backpressure: a client that does not read its replies', () => {
+  let agent: Agent;
+  before(async () => {
+    agent = await Agent.start(QGA_TS);
+  });
+  after(async () => {
+    assert.equal(await agent.stop(), 0);
+    agent.cleanup();
+  });
+
+  it('flooding guest-info without reading for 8 s grows the agent by at most 64 MB', async () => {
+    const pid = agent.child.pid as number;
+    await answersPing(agent);
+    const before = rssKiB(pid);
+    const s = await connectRaw(agent.sock);
+    const request = Buffer.from('{"execute":"guest-info"}'.repeat(1000));
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(pid))), 100);
+    const accepted = await writeUntilStalled(s, () => request, { forMs: 8000 });
+    clearInterval(sampler);
+    peak = Math.max(peak, rssKiB(pid));
+    s.destroy();
+    assert.ok(peak - before <= 64 * 1024, `RSS grew by ${((peak - before) / 1024).toFixed(1)} MB (from ${before} kB to ${peak} kB)`);
+    // qemu-ga takes a few hundred kB of requests before its write blocks; the old qga-ts took it all.
+    assert.ok(accepted < 16 * MiB, `the agent took ${accepted} bytes of requests it could not answer`);
+    await answersPing(agent);
+  });
+
+  it('40 × 8 MiB requests sent while a 48 MiB reply is unread are not taken in', async () => {
+    const pid = agent.child.pid as number;
+    const file = path.join(agent.dir, 'big');
+    fs.writeFileSync(file, Buffer.alloc(48 * MiB, 0x5a));
+    const c = await agent.connect();
+    const r = JSON.parse(await call(c, `{"execute":"guest-file-open","arguments":{"path":"${file}"}}`));
+    const sink = JSON.parse(await call(c, '{"execute":"guest-file-open","arguments":{"path":"/dev/null","mode":"w"}}'));
+    c.close();
+    const s = await connectRaw(agent.sock);
+    s.write(`{"execute":"guest-file-read","arguments":{"handle":${r.return},"count":${48 * MiB}}}`);
+    await new Promise((res) => setTimeout(res, 1000));
+    const before = rssKiB(pid);
+    const b64 = Buffer.alloc(6 * MiB, 0x41).toString('base64');
+    const big = Buffer.from(`{"execute":"guest-file-write","arguments":{"handle":${sink.return},"buf-b64":"${b64}"}}`);
+    let sent = 0;
+    const accepted = await writeUntilStalled(s, () => (sent++ < 40 ? big : undefined), { stallMs: 1500 });
+    const after = rssKiB(pid);
+    s.destroy();
+    assert.ok(accepted < 16 * MiB, `the agent took ${accepted} bytes of the ${40 * big.length} sent`);
+    assert.ok(after - before <= 64 * 1024, `RSS grew by ${((after - before) / 1024).toFixed(1)} MB`);
+    assert.ok(openFds(pid) < 64);
+    await answersPing(agent);
+  });
+});
+
+describe('connections: 400 waiting clients under RLIMIT_NOFILE=256', () => {
+  let agent: Agent;
+  before(async () => {
+    agent = await Agent.start(['prlimit', '--nofile=256', ...QGA_TS]);
+  });
+  after(async () => {
+    assert.equal(await agent.stop(), 0);
+    agent.cleanup();
+  });
+
+  it("the served client's guest-file-open succeeds while they wait and after they leave", async () => {
+    const file = path.join(agent.dir, 'f');
+    fs.writeFileSync(file, 'x');
+    const served = await agent.connect();
+    const open = `{"execute":"guest-file-open","arguments":{"path":"${file}"}}`;
+    assert.match(await call(served, open), /^\{"return": \d+\}$/);
+    const crowd: net.Socket[] = [];
+    const settled = Array.from({ length: 400 }, () => {
+      const s = net.connect(agent.sock);
+      crowd.push(s);
+      return new Promise<void>((res) => {
+        s.once('connect', () => res());
+        s.once('error', () => res());
+        s.once('close', () => res());
+      });
+    });
+    await Promise.all(settled);
+    const pid = agent.child.pid as number;
+    assert.ok(openFds(pid) < 64, `the agent holds ${openFds(pid)} descriptors`);
+    for (let i = 0; i < 20; i++) assert.match(await call(served, open), /^\{"return": \d+\}$/, `open #${i}`);
+    for (const s of crowd) s.destroy();
+    await new Promise((res) => setTimeout(res, 200));
+    for (let i = 0; i < 20; i++) assert.match(await call(served, open), /^\{"return": \d+\}$/, `open #${i} after`);
+    served.close();
+    // The clients that waited (and left) are served in turn, each reading EOF; then a new one is.
+    await new Promise((res) => setTimeout(res, 500));
+    await answersPing(agent);
+  });
+});

@@ -129,12 +129,8 @@ export function searchProgram(file: string, searchPath: string): string | NodeJS
     // An empty element is the current directory; "./" keeps libuv from searching again.
     const cand = dir === '' ? `./${file}` : `${dir}/${file}`;
     try {
-      const st = fs.statSync(cand, { throwIfNoEntry: false });
-      if (st === undefined) {
-        // ENOENT, the common miss, without the cost of an exception
-        lastEnoent = true;
-        continue;
-      }
+      // Not { throwIfNoEntry: false }: Node 22 makes it hide ENOTDIR too, which GLib reports.
+      const st = fs.statSync(cand);
       // execve refuses anything but a regular file with EACCES (directories, devices, FIFOs).
       if (!st.isFile()) throw errnoError('EACCES');
       fs.accessSync(cand, fs.constants.X_OK);
@@ -144,7 +140,7 @@ export function searchProgram(file: string, searchPath: string): string | NodeJS
       if (code === 'EACCES') gotEacces = true;
       else if (!SKIP_ERRNO.has(code)) return err as NodeJS.ErrnoException;
       last = err as NodeJS.ErrnoException;
-      lastEnoent = false;
+      lastEnoent = code === 'ENOENT';
     }
   }
   if (gotEacces) return errnoError('EACCES');

@@ -1,7 +1,7 @@
 // qemu-ga's configuration: the [general] key file (facts §4.2), defaults, channel path rules and the
 // -D dump (facts §4.3). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
-import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from '../keyfile/keyfile.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
 export const QGA_VIRTIO_PATH_DEFAULT = '/dev/virtio-ports/org.qemu.guest_agent.0';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { genericError } from '../protocol/errors.ts';
 import { strerror } from '../platform/linux/strerror.ts';
-import { KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { KeyFile, KeyFileError, keyFileToData } from '../keyfile/keyfile.ts';
 
 /** The log calls these functions need (AgentLogger satisfies it). */
 export interface StateLog {

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { applyDefaults, dumpConfig, loadConfigFile, newConfigDraft, resolveChannel, type AgentConfig } from '../../src/agent/config.ts';
-import { escapeKeyFileString, KeyFile, KeyFileError, parseBoolean, parseInteger } from '../../src/agent/keyfile.ts';
+import { escapeKeyFileString, KeyFile, KeyFileError, parseBoolean, parseInteger } from '../../src/keyfile/keyfile.ts';
 import { parseCommandLine } from '../../src/agent/options.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-config-'));

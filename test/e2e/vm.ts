@@ -217,10 +217,10 @@ class Cpio {
 }
 
 /** The guest modules in load order (modprobe --show-depends), decompressed: busybox insmod wants plain .ko. */
-function guestModules(version: string): { name: string; data: Buffer }[] {
+function guestModules(version: string, extra: readonly string[]): { name: string; data: Buffer }[] {
   const seen = new Set<string>();
   const out: { name: string; data: Buffer }[] = [];
-  for (const m of GUEST_MODULES) {
+  for (const m of [...GUEST_MODULES, ...extra]) {
     const deps = execFileSync('modprobe', ['-S', version, '--show-depends', m], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
     for (const line of deps.split('\n')) {
       const [kind, file] = line.trim().split(/\s+/);
@@ -253,12 +253,12 @@ export function guestBinds(paths: readonly string[]): string[] {
   return [...binds].filter((p) => ![...binds].some((q) => q !== p && p.startsWith(q + '/')));
 }
 
-function buildInitramfs(opts: { version: string; agent: readonly string[]; binds: readonly string[]; users: readonly string[] }): Buffer {
+function buildInitramfs(opts: { version: string; agent: readonly string[]; binds: readonly string[]; users: readonly string[]; modules: readonly string[]; hook: string }): Buffer {
   const cpio = new Cpio();
   for (const d of ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'qga-e2e']) cpio.dir(d);
   cpio.charDevice('dev/console', 5, 1);
   cpio.file('bin/busybox', fs.readFileSync(process.env.QGA_E2E_BUSYBOX ?? '/bin/busybox'), 0o755);
-  const modules = guestModules(opts.version);
+  const modules = guestModules(opts.version, opts.modules);
   for (const m of modules) cpio.file(`lib/modules/${m.name}`, m.data);
   cpio.file('qga-e2e/modules.list', modules.map((m) => m.name).join('\n') + '\n');
   cpio.file('init', fs.readFileSync(path.join(GUEST_DIR, 'init.sh')), 0o755);
@@ -272,6 +272,7 @@ function buildInitramfs(opts: { version: string; agent: readonly string[]; binds
     `E2E_HOSTNAME=${GUEST_HOSTNAME}`,
     `E2E_DATA_SERIAL=${DATA_SERIAL}`,
     `E2E_RUN_DIR=${GUEST_RUN_DIR}`,
+    `E2E_HOOK=${shq(opts.hook)}`,
   ];
   cpio.file('qga-e2e/config.sh', config.join('\n') + '\n');
   return cpio.finish();
@@ -292,6 +293,14 @@ export interface VmOptions {
   users?: readonly string[];
   /** Milliseconds until the agent must answer, from QEMU's start. */
   bootTimeoutMs?: number;
+  /** QEMU machine type (default q35). */
+  machine?: string;
+  /** Guest kernel modules loaded at boot besides the VM's own (their dependencies come along). */
+  modules?: readonly string[];
+  /** A host script (the guest sees the host's tree) that stage 2 runs with bash before the agent starts. */
+  hook?: string;
+  /** More QEMU arguments (disks, controllers). */
+  qemuArgs?: readonly string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -390,7 +399,10 @@ export class Vm {
     const initrd = path.join(this.dir, 'initrd.cpio');
     if (!restart) {
       const binds = guestBinds(this.opts.hostPaths ?? []);
-      fs.writeFileSync(initrd, buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [] }));
+      fs.writeFileSync(
+        initrd,
+        buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [], modules: this.opts.modules ?? [], hook: this.opts.hook ?? '' }),
+      );
       fs.rmSync(dataImg, { force: true });
       fs.writeFileSync(dataImg, '');
       fs.truncateSync(dataImg, 64 << 20);
@@ -403,7 +415,7 @@ export class Vm {
     const accel = this.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
     const args = [
       '-name', `qga-e2e-${this.opts.name},debug-threads=on`,
-      '-machine', 'q35', ...accel,
+      '-machine', this.opts.machine ?? 'q35', ...accel,
       '-smp', '2,maxcpus=4', '-m', '512M,slots=2,maxmem=2G',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-shutdown', '-rtc', 'base=utc',
       '-kernel', kernel.image, '-initrd', initrd,
@@ -425,6 +437,7 @@ export class Vm {
       // A NIC without a backend: the guest has an interface to report, and no packet leaves QEMU.
       '-device', `virtio-net-pci,mac=${NIC_MAC},id=nic0`,
       '-chardev', `socket,id=qmp0,path=${esc(this.qmpSock)},server=on,wait=off`, '-mon', 'chardev=qmp0,mode=control',
+      ...(this.opts.qemuArgs ?? []),
     ];
     fs.writeFileSync(path.join(this.dir, 'qemu.cmdline'), ['qemu-system-x86_64', ...args].map(shq).join(' ') + '\n');
     const log = fs.openSync(this.qemuLog, 'a');

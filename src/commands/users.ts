@@ -1,4 +1,4 @@
-// guest-get-users (facts §3.20): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
+// guest-get-users (docs/compatibility.md §Commands): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
 // struct utmp layout (384 bytes per record) instead of getutxent(); one entry per user name in order of
 // first appearance, with the earliest login time.
 import type { GuestUser } from '../generated/qapi-types.ts';

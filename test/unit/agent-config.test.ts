@@ -236,7 +236,7 @@ describe('-D dump', () => {
     );
   });
 
-  it('matches the shipped test-qga-config expectations (facts §5.2 /qga/config)', () => {
+  it('matches the shipped test-qga-config expectations (docs/compatibility.md §Upstream tests /qga/config)', () => {
     const p = conf('[general]\ndaemon=false\nmethod=virtio-serial\npath=/path/to/org.qemu.guest_agent.0\n' +
       'pidfile=/var/foo/qemu-ga.pid\nstatedir=/var/state\nverbose=true\nblock-rpcs=guest-ping;guest-get-time\n');
     assert.equal(

@@ -1,4 +1,4 @@
-// qga-ts: the daemon's lifecycle in qemu-ga 10.2's startup order (facts §4.5).
+// qga-ts: the daemon's lifecycle in qemu-ga 10.2's startup order (docs/compatibility.md §Agent).
 import * as fs from 'node:fs';
 import { commandTable } from './generated/qapi-commands.ts';
 import { parseCommandLine } from './agent/options.ts';
@@ -32,7 +32,7 @@ function exitWith(code: number, stdout = '', stderr = ''): never {
   exitNow(code);
 }
 
-/** systemd socket activation: the listening socket is fd 3 (facts §4.9). Returns the forced method. */
+/** systemd socket activation: the listening socket is fd 3 (docs/compatibility.md §Agent). Returns the forced method. */
 function socketActivation(env: NodeJS.ProcessEnv, daemon: DaemonChild | null, logger: AgentLogger): string | null {
   const activated = daemon?.socketActivation || (env.LISTEN_PID === String(process.pid) && Number(env.LISTEN_FDS) >= 1);
   if (!activated) return null;
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     paths,
     config,
     env,
-    // Started frozen with -d: the pidfile is written at the thaw (facts §4.7).
+    // Started frozen with -d: the pidfile is written at the thaw (docs/compatibility.md §Agent).
     deferredPidfile:
       daemon && frozen
         ? () => {
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
   }
 
   if (daemon) {
-    // The pidfile waits for the thaw when the agent starts frozen (facts §4.7).
+    // The pidfile waits for the thaw when the agent starts frozen (docs/compatibility.md §Agent).
     if (!frozen) {
       try {
         pidfile = Pidfile.acquire(config.pidFile);

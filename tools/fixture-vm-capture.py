@@ -3,14 +3,16 @@
 
     fixture-vm-capture.py PROFILE [--workdir DIR] [--dest test/fixtures/sysroot/NAME] [--keep]
 
+(--keep leaves the VM up after the capture, until Ctrl-C.)
+
 PROFILE  q35   virtio-blk (whole disk, and an MBR disk with a partition and a device-mapper volume on
                the other partition), virtio-scsi (LUN 0 and LUN 3, plus a bind mount), NVMe, SATA
                (ich9 AHCI, third port) and USB storage (xHCI)
          pc    i440fx: IDE (PIIX, secondary bus / slave and primary / master) and an LSI 53C895A SCSI
                disk (sym53c8xx)
 
-The guest (tools/fixture-vm.sh, a copy of the shared qga-vm recipe) runs udevd and mounts every disk
-(tools/fixture-vm-guest.sh). Over the agent channel (Debian's qemu-ga in the guest) the host then runs
+The guest (tools/fixture-vm.ts: the e2e VM of test/e2e/vm.ts with these disks) runs udevd and mounts
+every disk (tools/fixture-vm-guest.sh). Over the agent channel (Debian's qemu-ga in the guest) the host then runs
 tools/fixture-vm-inside.sh with guest-exec, which captures the tree and asks qemu-ga 7.2, qemu-ga sid
 (when /var/tmp/qga-newest exists) and qga-ts; the packed result is read back with guest-file-read and
 unpacked into DEST: the tree, expected-7.2/, expected-newest/ (the 10.2-equivalent answers the tests
@@ -148,43 +150,42 @@ def main():
         else:
             raise SystemExit(f'unknown argument {a}')
     os.makedirs(workdir, exist_ok=True)
-    qemu_args = []
-    for name, (size, layout) in p['disks'].items():
-        img = os.path.join(workdir, name + '.img')
-        make_disk(img, size, layout)
-        qemu_args += ['-blockdev', f'driver=file,node-name={name}f,filename={img}',
-                      '-blockdev', f'driver=raw,node-name={name},file={name}f']
-    qemu_args += p['devices']
-    vm = [os.path.join(HERE, 'fixture-vm.sh')]
-    start = vm + ['start', '--workdir', workdir, '--machine', p['machine'], '--modules', p['modules'],
-                  '--hook', os.path.join(HERE, 'fixture-vm-guest.sh'), '--timeout', '600']
-    for a in qemu_args:
-        start += ['--qemu-arg', a]
-    subprocess.check_call(start)
-    try:
-        q = Qga(os.path.join(workdir, 'qga.sock'))
-        pid = q.cmd('guest-exec', path='/bin/bash',
-                    arg=[os.path.join(HERE, 'fixture-vm-inside.sh'), '/root/qga-fx'], **{'capture-output': True})['pid']
-        while True:
-            st = q.cmd('guest-exec-status', pid=pid)
-            if st.get('exited'):
-                break
-            time.sleep(1)
-        sys.stderr.write(base64.b64decode(st.get('out-data', '')).decode(errors='replace'))
-        sys.stderr.write(base64.b64decode(st.get('err-data', '')).decode(errors='replace'))
-        if st.get('exitcode') != 0:
-            raise SystemExit(f'capture in the guest failed: {st}')
-        h = q.cmd('guest-file-open', path='/root/qga-fx.tgz', mode='r')
-        data = b''
-        while True:
-            r = q.cmd('guest-file-read', handle=h, count=1 << 20)
-            data += base64.b64decode(r.get('buf-b64', ''))
-            if r['eof'] or r['count'] == 0:
-                break
-        q.cmd('guest-file-close', handle=h)
-    finally:
-        if not keep:
-            subprocess.call(vm + ['stop', '--workdir', workdir])
+    if 'QGA_VM_SOCKET' not in os.environ:
+        # Make the disks, boot the VM, and run this script again while it is up, with QGA_VM_SOCKET set.
+        qemu_args = []
+        for name, (size, layout) in p['disks'].items():
+            img = os.path.join(workdir, name + '.img')
+            make_disk(img, size, layout)
+            qemu_args += ['-blockdev', f'driver=file,node-name={name}f,filename={img}',
+                          '-blockdev', f'driver=raw,node-name={name},file={name}f']
+        qemu_args += p['devices']
+        vm = ['npx', 'tsx', os.path.join(HERE, 'fixture-vm.ts'), '--workdir', workdir, '--machine', p['machine'],
+              '--modules', p['modules'], '--hook', os.path.join(HERE, 'fixture-vm-guest.sh'), '--timeout', '600']
+        for a in qemu_args:
+            vm += ['--qemu-arg=' + a]
+        if keep:
+            vm.append('--keep')
+        return subprocess.call(vm + ['--', sys.executable, os.path.abspath(__file__), profile, '--workdir', workdir, '--dest', dest], cwd=REPO)
+    q = Qga(os.environ['QGA_VM_SOCKET'])
+    pid = q.cmd('guest-exec', path='/bin/bash',
+                arg=[os.path.join(HERE, 'fixture-vm-inside.sh'), '/root/qga-fx'], **{'capture-output': True})['pid']
+    while True:
+        st = q.cmd('guest-exec-status', pid=pid)
+        if st.get('exited'):
+            break
+        time.sleep(1)
+    sys.stderr.write(base64.b64decode(st.get('out-data', '')).decode(errors='replace'))
+    sys.stderr.write(base64.b64decode(st.get('err-data', '')).decode(errors='replace'))
+    if st.get('exitcode') != 0:
+        raise SystemExit(f'capture in the guest failed: {st}')
+    h = q.cmd('guest-file-open', path='/root/qga-fx.tgz', mode='r')
+    data = b''
+    while True:
+        r = q.cmd('guest-file-read', handle=h, count=1 << 20)
+        data += base64.b64decode(r.get('buf-b64', ''))
+        if r['eof'] or r['count'] == 0:
+            break
+    q.cmd('guest-file-close', handle=h)
     shutil.rmtree(dest, ignore_errors=True)
     os.makedirs(dest)
     with tarfile.open(fileobj=io.BytesIO(data)) as t:

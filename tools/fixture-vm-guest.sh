@@ -1,5 +1,5 @@
 #!/bin/bash
-# Stage-2 hook of tools/fixture-vm.sh (runs inside the guest, before the agent starts): udev, so that
+# Stage-2 hook of tools/fixture-vm.ts (runs inside the guest, before the agent starts): udev, so that
 # the udev database (ID_SERIAL, DM_NAME) exists as on a normal guest; a device-mapper volume; and every
 # test disk mounted under /mnt/<label>, plus one bind mount (10.2 lists a device once, 7.2 per mount).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside a tools/fixture-vm.sh guest (started through guest-exec by tools/fixture-vm-capture.py):
+# Runs inside a tools/fixture-vm.ts guest (started through guest-exec by tools/fixture-vm-capture.py):
 # captures the fixture tree, then records the answers of Debian's qemu-ga 7.2 (/usr/sbin/qemu-ga) and, when
 # present, Debian sid's qemu-ga (/var/tmp/qga-newest/qemu-ga-newest) run as second instances on unix
 # sockets, and qga-ts's own answers on the live guest; everything is packed into OUT.tgz.

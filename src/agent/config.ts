@@ -1,7 +1,7 @@
-// qemu-ga's configuration: the [general] key file (facts §4.2), defaults, channel path rules and the
-// -D dump (facts §4.3). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
+// qemu-ga's configuration: the [general] key file (docs/compatibility.md §Agent), defaults, channel path rules and the
+// -D dump (docs/compatibility.md §Agent). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
-import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from '../keyfile/keyfile.ts';
 import { GlobError, globToRegExp } from '../commands/fnmatch.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
@@ -110,7 +110,7 @@ export interface ConfigLoadResult {
 const GROUP = 'general';
 
 /**
- * qemu-ga's config_load(): reads the keys of facts §4.2 into `draft`. A missing file is ignored
+ * qemu-ga's config_load(): reads the keys of docs/compatibility.md §Agent into `draft`. A missing file is ignored
  * unless `required` (-c). The first error is fatal; like qemu-ga, later failing keys only make
  * GLib warn that a GError was set over a previous one.
  */
@@ -236,7 +236,7 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 }
 
 /**
- * qemu-ga's config_dump() output (facts §4.3), byte for byte. Our extensions (`fsfreeze-timeout`,
+ * qemu-ga's config_dump() output (docs/compatibility.md §Agent), byte for byte. Our extensions (`fsfreeze-timeout`,
  * `exclude-interfaces`) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {

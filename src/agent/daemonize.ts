@@ -1,4 +1,4 @@
-// qemu-ga's -d (facts §4.5). API: parent: spawnDaemon(opts) → Promise<exit status>; child:
+// qemu-ga's -d (docs/compatibility.md §Agent). API: parent: spawnDaemon(opts) → Promise<exit status>; child:
 // takeDaemonMarker() → DaemonChild | null, becomeDaemon() (umask 077, chdir /, stdio on /dev/null),
 // notifyParent(child, ok).
 //

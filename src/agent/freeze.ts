@@ -1,4 +1,4 @@
-// The frozen state (facts §4.7) and its transitions: qemu-ga's ga_set_frozen()/ga_unset_frozen(), plus
+// The frozen state (docs/compatibility.md §Agent) and its transitions: qemu-ga's ga_set_frozen()/ga_unset_frozen(), plus
 // the qga-ts thaw watchdog (`fsfreeze-timeout`). What freezing means for filesystems lives in
 // src/commands/fsfreeze.ts; this class only owns the agent's side of it:
 //   enter(): disable every command outside the freeze allowlist, log `disabling logging due to filesystem

@@ -1,4 +1,4 @@
-// qemu-ga's logging (facts §4.5, §4.7): GLib's default stderr format until install(), then qemu-ga's
+// qemu-ga's logging (docs/compatibility.md §Agent): GLib's default stderr format until install(), then qemu-ga's
 // `<sec>.<usec>: <level>: <msg>` lines to stderr or an append-mode file, audit lines ("syslog" domain)
 // to syslog, and pause()/resume() for the frozen state. API: new AgentLogger(opts), .install({verbose}),
 // .openFile(path) / .deferFile(path), .pause() / .resume(), .error() … .debug(), .audit(msg, level?).

@@ -1,4 +1,4 @@
-// qemu-ga 10.2's command line (facts §4.1): GNU getopt_long semantics, two passes around the config
+// qemu-ga 10.2's command line (docs/compatibility.md §Agent): GNU getopt_long semantics, two passes around the config
 // file, and the immediate actions (-h, -V, -b/-a help). API: parseCommandLine(args, ctx) → ParseResult
 // ({kind:'run', config} | {kind:'exit', code, stdout, stderr}); getoptLong() and usageText() are exported too.
 //

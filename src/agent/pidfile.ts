@@ -1,4 +1,4 @@
-// The -d pidfile as QEMU's qemu_write_pidfile() does it (facts §4.5): open/create 0600, whole-file
+// The -d pidfile as QEMU's qemu_write_pidfile() does it (docs/compatibility.md §Agent): open/create 0600, whole-file
 // fcntl write lock held for the process lifetime, re-checked against races, truncated, `<pid>\n`.
 // API: Pidfile.acquire(path, pid?) → Pidfile (throws PidfileError with QEMU's text), .release().
 //

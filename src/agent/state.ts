@@ -1,11 +1,11 @@
-// The state directory (facts §4.4, §4.7): `qga.state` with the persistent file-handle counter, and the
+// The state directory (docs/compatibility.md §Agent): `qga.state` with the persistent file-handle counter, and the
 // `qga.state.isfrozen` marker. API: statePaths(dir), checkFrozenAtStart(paths, log) → boolean,
 // setFrozenMarker/clearFrozenMarker(paths, log), PersistentState.open(paths, {frozen, log}) →
 // .allocateHandle(): bigint (persisted before it returns), writeFileAtomic(path, data).
 import * as fs from 'node:fs';
 import { genericError } from '../protocol/errors.ts';
 import { strerror } from '../platform/linux/strerror.ts';
-import { KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { KeyFile, KeyFileError, keyFileToData } from '../keyfile/keyfile.ts';
 
 /** The log calls these functions need (AgentLogger satisfies it). */
 export interface StateLog {

@@ -8,7 +8,8 @@
 //
 // Exit status: 0 success; 1 the agent answered an error, or the client failed (timeout,
 // connection, checksum mismatch…); 2 usage error; exec: the guest program's exit code, or
-// 128 + the signal number, or 124 when --timeout passed before it exited.
+// 128 + the signal number, or 124 when --timeout passed before it exited; interrupted: 130
+// (SIGINT), 143 (SIGTERM), 141 (standard output closed), after closing the guest file handle.
 
 import { QgaClient } from './client.ts';
 import { replyFromWire } from './convert.ts';
@@ -16,6 +17,7 @@ import { QgaClientError } from './errors.ts';
 import { formatJson } from './format.ts';
 import { DEFAULT_TIMEOUT, helpHint, mainHelp, parseCommandLine, verbHelp } from './cli/args.ts';
 import { explain } from './cli/explain.ts';
+import { watchInterrupts, type Interrupted } from './cli/interrupt.ts';
 import { PROG, UsageError, secondsOption, type Ctx, type Verb } from './cli/verb.ts';
 import { VERBS, findVerb } from './cli/verbs/index.ts';
 import { QGA_TS_VERSION } from '../agent/version.ts';
@@ -26,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
   let client: QgaClient | null = null;
   let verb: Verb | undefined;
   let address: string | undefined;
+  const controller = new AbortController();
+  const unwatch = watchInterrupts(controller, () => void (verb?.cleansUp ? undefined : (client as QgaClient | null)?.close()), err);
   try {
     const cl = parseCommandLine(argv, findVerb);
     if (cl.kind === 'version') return out(`${PROG} (qga-ts) ${QGA_TS_VERSION}`), 0;
@@ -40,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     const json = g.json === true;
     const ctx: Ctx = {
       json,
-      signal: new AbortController().signal,
+      signal: controller.signal,
       out,
       err,
       async client() {
@@ -67,8 +71,13 @@ export async function main(argv: string[]): Promise<number> {
         return process.stderr.isTTY === true && !v['no-progress'] && !json;
       },
     };
-    return await verb.run(ctx, values, operands);
+    const status = await verb.run(ctx, values, operands);
+    if (controller.signal.aborted) throw controller.signal.reason;
+    return status;
   } catch (e) {
+    // Whatever failed once the client was interrupted (a call cut short, say), it was interrupted.
+    const stop = controller.signal.aborted ? (controller.signal.reason as Interrupted) : null;
+    if (stop !== null) return stop.status;
     if (e instanceof UsageError) {
       err(`${PROG}: ${e.message}`);
       err(helpHint(e, verb));
@@ -82,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     await (client as QgaClient | null)?.close();
+    unwatch();
   }
 }
 
@@ -92,10 +102,6 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -1,4 +1,4 @@
-// Splits the agent's output into answer lines (facts §1.7): one JSON text per line, ended by
+// Splits the agent's output into answer lines (docs/protocol.md §Responses): one JSON text per line, ended by
 // "\n"; a guest-sync-delimited answer is preceded by one 0xFF byte. The agent's output is
 // pure 7-bit ASCII, so a 0xFF can only be that delimiter, wherever it shows up.
 //

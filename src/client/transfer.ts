@@ -8,8 +8,9 @@
 // put, the guest file is read back and hashed here (twice the traffic, but it needs nothing
 // but the file commands).
 
-import { createHash } from 'node:crypto';
-import { open as openLocal, type FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { open as openLocal, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { QgaClient, CallOptions } from './client.ts';
 import { QgaClientError, QgaCommandError, QgaProtocolError } from './errors.ts';
 import { runGuestCommand } from './exec.ts';
@@ -36,6 +37,10 @@ export interface TransferOptions {
   onProgress?: (done: number, total: number | undefined) => void;
   /** Per-call options (timeout). */
   call?: CallOptions;
+  /** Stops the transfer (the guest file is closed first); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called once the guest file is open. */
+  onOpen?: () => void;
 }
 
 export interface TransferResult {
@@ -50,9 +55,34 @@ function checkChunk(n: number | undefined): number {
   return c;
 }
 
-/** Runs `fn` with a guest file handle, closing it afterwards (errors of the close are secondary). */
-async function withGuestFile<T>(client: QgaClient, path: string, mode: string, call: CallOptions | undefined, fn: (handle: bigint) => Promise<T>): Promise<T> {
+/** `p`, or the signal's reason as soon as it is aborted (`p` itself is left to settle). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
+/**
+ * Runs `fn` with a guest file handle, closing it afterwards, also when `fn` fails or is
+ * interrupted (errors of that close are secondary).
+ */
+async function withGuestFile<T>(
+  client: QgaClient,
+  path: string,
+  mode: string,
+  options: TransferOptions,
+  fn: (handle: bigint) => Promise<T>,
+): Promise<T> {
+  const call = options.call;
   const handle = await client.guestFileOpen({ path, mode }, call);
+  options.onOpen?.();
   let result: T;
   try {
     result = await fn(handle);
@@ -95,8 +125,9 @@ export async function readGuestFile(
   const count = checkChunk(options.chunkSize);
   const window = Math.max(1, options.window ?? DEFAULT_WINDOW);
   const call = options.call;
-  return withGuestFile(client, path, 'r', call, async (handle) => {
-    const total = options.onProgress ? await guestSize(client, handle, call) : undefined;
+  const signal = options.signal;
+  return withGuestFile(client, path, 'r', options, async (handle) => {
+    const total = options.onProgress ? await abortable(guestSize(client, handle, call), signal) : undefined;
     const hash = createHash('sha256');
     const inflight: Promise<{ count: bigint; 'buf-b64': string; eof: boolean }>[] = [];
     let done = 0;
@@ -107,7 +138,7 @@ export async function readGuestFile(
       };
       refill();
       while (!eof) {
-        const r = await inflight.shift()!;
+        const r = await abortable(inflight.shift()!, signal);
         eof = r.eof;
         // The next request goes out before this chunk is decoded, hashed and stored: the agent
         // reads while this side works, even with one request in flight.
@@ -119,7 +150,7 @@ export async function readGuestFile(
         if (buf.length > 0) {
           hash.update(buf);
           done += buf.length;
-          await sink(buf);
+          await abortable(Promise.resolve(sink(buf)), signal);
         }
         options.onProgress?.(done, total);
       }
@@ -169,7 +200,8 @@ export async function writeGuestFile(
     }
     return n === 0 ? null : b.subarray(0, n);
   };
-  return withGuestFile(client, path, options.mode ?? 'w', call, async (handle) => {
+  const signal = options.signal;
+  return withGuestFile(client, path, options.mode ?? 'w', options, async (handle) => {
     const hash = createHash('sha256');
     const inflight: { len: number; p: Promise<{ count: bigint; eof: boolean }> }[] = [];
     let done = 0;
@@ -178,7 +210,7 @@ export async function writeGuestFile(
     try {
       for (;;) {
         while (more && inflight.length < window) {
-          const b = await ahead;
+          const b = await abortable(ahead, signal);
           if (b === null) {
             more = false;
             break;
@@ -190,7 +222,7 @@ export async function writeGuestFile(
         }
         const w = inflight.shift();
         if (w === undefined) break;
-        const r = await w.p;
+        const r = await abortable(w.p, signal);
         if (r.count !== BigInt(w.len)) {
           throw new QgaClientError(`guest-file-write: short write (${r.count} of ${w.len} bytes) at offset ${done}`);
         }
@@ -225,7 +257,7 @@ export async function guestSha256(
 ): Promise<{ sha256: string; method: VerifyMethod } | null> {
   if (methods.includes('sha256sum')) {
     try {
-      const r = await runGuestCommand(client, 'sha256sum', { args: ['--', path], call: options.call, waitTimeout: 600_000 });
+      const r = await abortable(runGuestCommand(client, 'sha256sum', { args: ['--', path], call: options.call, waitTimeout: 600_000 }), options.signal);
       const m = /^\\?([0-9a-f]{64})\s/.exec(r.stdout.toString('latin1'));
       if (r.exitcode === 0 && m !== null) return { sha256: m[1]!, method: 'sha256sum' };
     } catch (e) {
@@ -239,6 +271,20 @@ export async function guestSha256(
   return null;
 }
 
+/**
+ * Removes a guest file with `rm -f -- PATH` through guest-exec (an argument vector: no shell).
+ * False when the agent does not allow guest-exec or rm failed.
+ */
+export async function removeGuestFile(client: QgaClient, path: string, call?: CallOptions): Promise<boolean> {
+  try {
+    const r = await runGuestCommand(client, 'rm', { args: ['-f', '--', path], call, waitTimeout: 30_000 });
+    return r.exitcode === 0;
+  } catch (e) {
+    if (e instanceof QgaCommandError) return false;
+    throw e;
+  }
+}
+
 /** Copies a local file to the guest. */
 export async function putFile(client: QgaClient, localPath: string, guestPath: string, options: TransferOptions & { mode?: string } = {}): Promise<TransferResult> {
   const fh = await openLocal(localPath, 'r');
@@ -249,19 +295,41 @@ export async function putFile(client: QgaClient, localPath: string, guestPath: s
   }
 }
 
-/** Copies a guest file to a local file (created or truncated). */
-export async function getFile(client: QgaClient, guestPath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
-  const fh = await openLocal(localPath, 'w');
+/**
+ * Copies a guest file to a local file. The bytes go to a temporary file beside it
+ * (`.NAME.part-XXXXXXXX`), which replaces LOCAL only once `verify` (if given) accepted the
+ * copy; on any failure or interruption it is removed, so LOCAL is never left half-written.
+ */
+export async function getFile(
+  client: QgaClient,
+  guestPath: string,
+  localPath: string,
+  options: TransferOptions & { verify?: (result: TransferResult) => Promise<void> } = {},
+): Promise<TransferResult> {
+  const st = await stat(localPath).catch(() => null);
+  if (st?.isDirectory()) throw new QgaClientError(`${localPath}: is a directory (give a file name, e.g. ${join(localPath, basename(guestPath))})`);
+  const temp = join(dirname(localPath), `.${basename(localPath)}.part-${randomBytes(4).toString('hex')}`);
+  const fh = await openLocal(temp, 'wx');
+  let renamed = false;
   try {
-    return await readGuestFile(
-      client,
-      guestPath,
-      async (b) => {
-        for (let off = 0; off < b.length; ) off += (await fh.write(b, off, b.length - off)).bytesWritten;
-      },
-      options,
-    );
+    let result: TransferResult;
+    try {
+      result = await readGuestFile(
+        client,
+        guestPath,
+        async (b) => {
+          for (let off = 0; off < b.length; ) off += (await fh.write(b, off, b.length - off)).bytesWritten;
+        },
+        options,
+      );
+    } finally {
+      await fh.close();
+    }
+    await options.verify?.(result);
+    await rename(temp, localPath);
+    renamed = true;
+    return result;
   } finally {
-    await fh.close();
+    if (!renamed) await unlink(temp).catch(() => {});
   }
 }

@@ -1,4 +1,4 @@
-// guest-set-user-password (facts §3.14, 10.2): chpasswd (`-e` for a crypted password), fed
+// guest-set-user-password (docs/compatibility.md §Commands, 10.2): chpasswd (`-e` for a crypted password), fed
 // `<username>:<password>\n` on stdin through the 10.2 child helper. Nothing that could start a second
 // line or move the `:` gets through: a password with LF and a username with LF or `:` are refused with
 // qemu-ga's texts. The password is a C string in qemu-ga: it ends at its first NUL byte.

@@ -1,4 +1,4 @@
-// guest-get-vcpus (facts §3.15): the cpu<N> entries of /sys/devices/system/cpu in readdir order.
+// guest-get-vcpus (docs/compatibility.md §Commands): the cpu<N> entries of /sys/devices/system/cpu in readdir order.
 import type { GuestLogicalProcessor } from '../generated/qapi-types.ts';
 import { QgaError, genericError } from '../protocol/errors.ts';
 import { readdirRaw } from '../platform/linux/dirent.ts';

@@ -1,4 +1,4 @@
-// The disk topology behind guest-get-fsinfo and guest-get-disks (facts §3.23): a block device's sysfs path
+// The disk topology behind guest-get-fsinfo and guest-get-disks (docs/compatibility.md §Commands): a block device's sysfs path
 // is resolved; virtual devices (device-mapper, md, loop with slaves) recurse into their slaves, real ones
 // become a GuestDiskAddress read from the sysfs path (PCI and its drivers, CCW, non-PCI virtio) plus the
 // udev devnode and ID_SERIAL.

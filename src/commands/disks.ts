@@ -1,4 +1,4 @@
-// guest-get-disks (facts §3.24): the disks of /sys/block (readdir order, newest first), each with its
+// guest-get-disks (docs/compatibility.md §Commands): the disks of /sys/block (readdir order, newest first), each with its
 // partitions, dependencies (slaves), device-mapper alias, address and, for NVMe, the SMART log.
 import type { GuestDiskInfo, GuestDiskSmart, GuestNVMeSmart } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';

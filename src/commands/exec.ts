@@ -1,4 +1,4 @@
-// guest-exec and guest-exec-status (facts §3.17, §3.18; TARGET.md §3 and §4).
+// guest-exec and guest-exec-status (docs/compatibility.md §Commands; §Intended differences, §Versions).
 //
 // Spawning: Node's child_process (libuv) does the fork/exec and reaps every child, so no
 // zombie ever stays. Around it we reproduce what GLib's spawn does for qemu-ga:
@@ -17,7 +17,7 @@
 //   - stdin is /dev/null unless input-data is given; uncaptured output goes to /dev/null.
 // Pipes are real pipe2() pipes (Node's own would be socketpairs, which break
 // `> /dev/stdout` in the child). "merged" hands one pipe to both fd 1 and fd 2. "stdout" and
-// "stderr" pipe only that stream (TARGET.md §3 fixes qemu-ga's uninitialised second fd).
+// "stderr" pipe only that stream (docs/compatibility.md §Intended differences fixes qemu-ga's uninitialised second fd).
 // Output is read as fast as it comes; past 16 MiB per stream it is dropped and the stream
 // marked truncated, so a chatty child never blocks on a full pipe.
 //

@@ -1,4 +1,4 @@
-// guest-file-open/-close/-read/-write/-seek/-flush (facts §3.6, §2.2 "Files").
+// guest-file-open/-close/-read/-write/-seek/-flush (docs/compatibility.md §Commands "Files").
 //
 // qemu-ga wraps each descriptor in a stdio FILE. We keep the bare descriptor and do what
 // stdio would do, which is observably the same:
@@ -8,7 +8,7 @@
 //     no stdio buffer exists and flush has nothing to push; seek/tell are lseek(2);
 //   - count 0 reads and writes make no system call at all, like fread/fwrite;
 //   - every fd is O_NONBLOCK, so a FIFO read with a live writer but too few bytes fails with
-//     EAGAIN and loses what it consumed, exactly like qemu-ga (facts §3.6).
+//     EAGAIN and loses what it consumed, exactly like qemu-ga (docs/compatibility.md §Commands).
 // Creation follows qemu-ga: O_EXCL first, then a plain open on EEXIST; a file we created is
 // fchmod'ed to 0666 whatever the umask. That is qemu-ga's documented, probed behaviour
 // (file/modes, "created": 0o666), so it is matched rather than tightened; a host that wants

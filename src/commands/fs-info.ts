@@ -1,4 +1,4 @@
-// guest-get-fsinfo (facts §3.23): every mount of the mount list (§3.7, 10.2 dedup), newest first, with its
+// guest-get-fsinfo (docs/compatibility.md §Commands): every mount of the mount list (docs/compatibility.md §Commands, 10.2 dedup), newest first, with its
 // device name, the disks under it, and statvfs() sizes.
 //
 // statvfs() of a dead mount (a stuck FUSE daemon, a hung block device) can block for ever. The calls run

@@ -1,4 +1,4 @@
-// guest-fsfreeze-status / -freeze / -freeze-list / -thaw (facts §3.7, §4.6, §4.7), in qemu-ga 10.2's order:
+// guest-fsfreeze-status / -freeze / -freeze-list / -thaw (docs/compatibility.md §Commands, §Agent), in qemu-ga 10.2's order:
 //   freeze: audit `guest-fsfreeze called`, hook `freeze` (a failure aborts, nothing frozen), the mount
 //           list (mounts.ts), enter the frozen state, FIFREEZE in reverse mount order (EOPNOTSUPP and
 //           EBUSY ignored, not counted); any other failure thaws everything again (thaw hook included,

@@ -1,4 +1,4 @@
-// guest-fstrim (facts §3.8): FITRIM on every mount of mounts.ts's list, results prepended (so the reply is
+// guest-fstrim (docs/compatibility.md §Commands): FITRIM on every mount of mounts.ts's list, results prepended (so the reply is
 // in reverse mount order), one failure never failing the command.
 import * as fs from 'node:fs';
 import type { GuestFilesystemTrimResponse, GuestFilesystemTrimResult, GuestFstrimArgs } from '../generated/qapi-types.ts';

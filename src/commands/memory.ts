@@ -1,4 +1,4 @@
-// guest-get-memory-blocks and guest-get-memory-block-info (facts §3.16): /sys/devices/system/memory.
+// guest-get-memory-blocks and guest-get-memory-block-info (docs/compatibility.md §Commands): /sys/devices/system/memory.
 import type { GuestMemoryBlock, GuestMemoryBlockInfo } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { DT_DIR, readdirRaw } from '../platform/linux/dirent.ts';

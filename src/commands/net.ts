@@ -1,4 +1,4 @@
-// guest-network-get-interfaces (facts §3.11) and guest-network-get-route (§3.12).
+// guest-network-get-interfaces (docs/compatibility.md §Commands) and guest-network-get-route (docs/compatibility.md §Commands).
 import type { GuestIpAddress, GuestNetworkInterface, GuestNetworkInterfaceStat, GuestNetworkRoute } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';
 import { AF_INET, AF_INET6, HwAddrQuery, getIfAddrs, type IfAddrEntry } from '../platform/linux/ifaddrs.ts';

@@ -1,5 +1,5 @@
-// guest-shutdown (facts §3.10) and guest-suspend-disk/-ram/-hybrid (facts §3.9), qemu-ga 10.2's way, with
-// TARGET.md §3's fix: the invalid-mode text gets its closing parenthesis. Both are success-response:false:
+// guest-shutdown (docs/compatibility.md §Commands) and guest-suspend-disk/-ram/-hybrid (docs/compatibility.md §Commands), qemu-ga 10.2's way, with
+// The fix of docs/compatibility.md §Intended differences: the invalid-mode text gets its closing parenthesis. Both are success-response:false:
 // on success the dispatcher sends nothing.
 import * as fs from 'node:fs';
 import type { GuestShutdownArgs } from '../generated/qapi-types.ts';

@@ -1,4 +1,4 @@
-// guest-set-vcpus (facts §3.15) and guest-set-memory-blocks (facts §3.16): sysfs writes under ctx.root.
+// guest-set-vcpus (docs/compatibility.md §Commands) and guest-set-memory-blocks (docs/compatibility.md §Commands): sysfs writes under ctx.root.
 //
 // set-vcpus: each element in order; the count of leading elements that worked is returned, and an error
 // only when the very first element fails. set-memory-blocks: one result per element, `error-code` set to

@@ -1,4 +1,4 @@
-// guest-set-time (facts §3.5, 10.2): with `time`, check the local calendar year (1970 ≤ year < 2070), set the
+// guest-set-time (docs/compatibility.md §Commands, 10.2): with `time`, check the local calendar year (1970 ≤ year < 2070), set the
 // clock with settimeofday(2), then copy it to the RTC with `/sbin/hwclock -w`; without `time`, set the clock
 // from the RTC with `/sbin/hwclock -s`. The helper runs through the 10.2 child helper, so its output ends
 // up in the error text.

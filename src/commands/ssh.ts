@@ -1,4 +1,4 @@
-// guest-ssh-get/add/remove-authorized-keys (facts §3.13) with qemu-ga's texts and file format:
+// guest-ssh-get/add/remove-authorized-keys (docs/compatibility.md §Commands) with qemu-ga's texts and file format:
 //   - keys are checked first (no leading `#`, no LF), then the user is looked up (getpwnam_r, NSS);
 //   - the file is `<pw_dir>/.ssh/authorized_keys`, split on LF (a C string: it ends at a NUL byte);
 //   - get strips each line (GLib whitespace: space \t \n \f \r), skips empty and `#` lines and returns the
@@ -6,7 +6,7 @@
 //   - add appends keys not already present as whole lines (duplicates in the request too), remove drops
 //     every line equal to a given key; both write the lines joined by LF with no trailing newline;
 //   - add creates ~/.ssh (0700, owned by the user) when the file could not be read (or with `reset`).
-// Safer than qemu-ga (TARGET.md §4: 11.1's uid switch, done another way): the home directory is opened
+// Safer than qemu-ga (docs/compatibility.md §Versions: 11.1's uid switch, done another way): the home directory is opened
 // once, then `.ssh` and `authorized_keys` are reached with openat(O_NOFOLLOW) relative to it, so a
 // symbolic link planted in place of either is never followed; the new file is written to a temporary
 // file in `.ssh`, given the user's ownership and mode 0600 through its descriptor, synced, and renamed

@@ -1,4 +1,4 @@
-// guest-get-diskstats (facts §3.25) and guest-get-cpustats (§3.26): /proc/diskstats and /proc/stat, parsed
+// guest-get-diskstats (docs/compatibility.md §Commands) and guest-get-cpustats (docs/compatibility.md §Commands): /proc/diskstats and /proc/stat, parsed
 // with qemu-ga's sscanf formats so field counts decide member presence exactly as there.
 import type { GuestCpuStats, GuestDiskStats, GuestDiskStatsInfo } from '../generated/qapi-types.ts';
 import { genericError } from '../protocol/errors.ts';

@@ -1,4 +1,4 @@
-// guest-get-users (facts §3.20): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
+// guest-get-users (docs/compatibility.md §Commands): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
 // struct utmp layout (384 bytes per record) instead of getutxent(); one entry per user name in order of
 // first appearance, with the earliest login time. qga-ts extension: with no utmp logins (no utmp file, or
 // none of its records a login), systemd-logind's session records answer instead (users-logind.ts).

@@ -1,4 +1,4 @@
-// Member order of qemu-ga's objects (facts §1.8).
+// Member order of qemu-ga's objects (docs/protocol.md §Output format).
 //
 // qemu-ga objects are hash tables of 512 buckets, and they are printed (and the request
 // envelope is examined) bucket by bucket, in ascending order. A bucket is a list with the

@@ -1,4 +1,4 @@
-// qemu-ga's JSON output format, byte for byte (facts §1.8, TARGET.md §3).
+// qemu-ga's JSON output format, byte for byte (docs/protocol.md §Output format, docs/compatibility.md §Intended differences).
 //
 // - `", "` between members and elements, `": "` after keys, `{}` and `[]` when empty;
 // - object members in QDict order (qdict-order.ts), for Maps and plain objects alike;

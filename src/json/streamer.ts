@@ -1,4 +1,4 @@
-// qemu-ga's JSON input path (facts §1.1–§1.4), QEMU 7.2 / 10.2 semantics:
+// qemu-ga's JSON input path (docs/protocol.md §Framing, §JSON dialect, §Messages and limits, §Parse errors and 0xFF), QEMU 7.2 / 10.2 semantics:
 // a byte-level lexer, a message assembler that counts braces and brackets and enforces the
 // per-message limits, and a parser whose first grammar error is reported when the message
 // is complete.

@@ -1,4 +1,4 @@
-// Modified UTF-8 as qemu-ga understands it (facts §1.2, §1.8).
+// Modified UTF-8 as qemu-ga understands it (docs/protocol.md §JSON dialect, §Output format).
 //
 // qemu-ga keeps every string as a NUL-terminated C string in "modified UTF-8": ordinary
 // UTF-8, except that U+0000 is the two bytes C0 80. One decoding step is used both to

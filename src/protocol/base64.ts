@@ -1,4 +1,4 @@
-// Base64 as qemu-ga speaks it (facts §3.6, TARGET.md §3): for guest-file-write, guest-exec
+// Base64 as qemu-ga speaks it (docs/compatibility.md §Commands, §Intended differences): for guest-file-write, guest-exec
 // input-data and guest-set-user-password.
 //
 // Decoding = QEMU's strict pre-check, then GLib-compatible group decoding with the team's fix:
@@ -10,7 +10,7 @@
 //   3. A final group of 2 or 3 characters is decoded as if padded (RFC 4648): "YWJ" is "ab",
 //      "YW=" is "a". A final single character, or "=" anywhere else ("aG=k", "a===", "=AAA",
 //      "Y="), is the invalid-characters error. (qemu-ga itself silently drops a short final
-//      group and decodes misplaced "=" as zero bits; TARGET.md §3 fixes both.)
+//      group and decodes misplaced "=" as zero bits; docs/compatibility.md §Intended differences fixes both.)
 //
 // Speed: a 64 MiB argument is checked with one regex scan and decoded by Buffer in one call
 // when it has no LF and no inner padding (the normal case); only odd inputs take the

@@ -1,4 +1,4 @@
-// Which commands are enabled: -a allow list, -b block list, and the frozen state (facts §4.7–4.8, 10.2 rules).
+// Which commands are enabled: -a allow list, -b block list, and the frozen state (docs/compatibility.md §Agent, 10.2 rules).
 
 /** The only commands qemu-ga runs while filesystems are frozen. */
 export const FREEZE_ALLOWLIST: ReadonlySet<string> = new Set([

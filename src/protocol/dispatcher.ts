@@ -1,4 +1,4 @@
-// One request in, at most one reply out: envelope checks, lookup, filter, arguments, handler (facts §1.5–1.7).
+// One request in, at most one reply out: envelope checks, lookup, filter, arguments, handler (docs/protocol.md §Request envelope, §Argument errors, §Responses).
 import { WireString, type JsonObject, type JsonValue, type OutValue, type WireObject, type WireValue } from '../json/value.ts';
 import { qdictOrderedKeys } from '../json/qdict-order.ts';
 import { QgaError } from './errors.ts';

@@ -1,5 +1,5 @@
 // The runtime input visitor: walks a parsed JSON value the way QEMU's qobject input
-// visitor does, so argument errors carry qemu-ga's exact texts (facts §1.6).
+// visitor does, so argument errors carry qemu-ga's exact texts (docs/protocol.md §Argument errors).
 //
 // Generated code (src/generated/qapi-visit.ts) drives it member by member in schema
 // order; nothing else parses command arguments.  The model, as in QEMU:

@@ -45,7 +45,7 @@ export interface Step {
   run(ctx: StepContext): Promise<void>;
   /** Values that legitimately differ between two guests or two runs, masked in both transcripts. */
   mask?: (line: string) => string;
-  /** Turns qemu-ga 7.2's transcript line into the qemu-ga 10.2 line qga-ts targets (TARGET.md). */
+  /** Turns qemu-ga 7.2's transcript line into the qemu-ga 10.2 line qga-ts targets (docs/compatibility.md §Versions). */
   to102?: (line: string) => string;
   /** A comparison of its own, instead of line-by-line equality. */
   compare?: (ours: string[], ref: string[]) => void;
@@ -283,7 +283,7 @@ async function agentCmdline(ch: GuestChannel): Promise<string[]> {
 
 const ONLINE_ORDER = (a: Vcpu, b: Vcpu): number => a['logical-id'] - b['logical-id'];
 
-// qemu-ga 7.2 wraps the GLib spawn error; 10.2 does not (TARGET.md, exec/errors).
+// qemu-ga 7.2 wraps the GLib spawn error; 10.2 does not (docs/compatibility.md §Versions).
 const unwrapExecError = (line: string): string =>
   line.replace(/Guest agent command failed, error was '(.*)'"/, '$1"');
 
@@ -620,7 +620,7 @@ export const STEPS: Step[] = [
       ch.record(`hook log: ${JSON.stringify(hookLog)}`);
       assert.match(hookLog, /^freeze\nthaw\nfreeze\nthaw\n/, 'the hook ran before each freeze and after each thaw');
     },
-    // 10.2 rewords the frozen-state refusal (TARGET.md §4).
+    // 10.2 rewords the frozen-state refusal (docs/compatibility.md §Versions).
     to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
   },
   {
@@ -658,7 +658,7 @@ export const STEPS: Step[] = [
       assert.equal(hookLog.slice(hookLogBefore.length), 'freeze\nthaw\n', 'the freeze hook before the kill, the thaw hook run by the new agent');
     },
     mask: (line) => line.replace(/"pid": ?\d+/g, '"pid": N'),
-    // 10.2 rewords the frozen-state refusal (TARGET.md §4).
+    // 10.2 rewords the frozen-state refusal (docs/compatibility.md §Versions).
     to102: (line) => line.replace('has been disabled: the agent is in frozen state', 'has been disabled: the command is not allowed'),
   },
   {
@@ -819,7 +819,7 @@ export const STEPS: Step[] = [
       const e = await ch.fails('guest-set-user-password', { username: 'no-such-e2e-user', password: b64('x'), crypted: false });
       assert.match(e.desc, /^child process has failed to set user password/);
     },
-    // 10.2 appends the helper's output to the failure (TARGET.md §4, "helper programs"); 7.2 does not.
+    // 10.2 appends the helper's output to the failure (docs/compatibility.md §Versions, "helper programs"); 7.2 does not.
     mask: (line) => line.replace(/("desc": "child process has failed to set user password)(?:[^"\\]|\\.)*"/, '$1"'),
   },
   {
@@ -934,7 +934,7 @@ export const STEPS: Step[] = [
       assert.equal(vm.agentStarts(), starts + 1, 'the restarted guest started the agent');
       assert.deepEqual(await ch.ok('guest-ping'), {});
     },
-    // 7.2 always runs /sbin/shutdown -h -H; 10.2 runs /sbin/halt when it is executable (facts §3.10).
+    // 7.2 always runs /sbin/shutdown -h -H; 10.2 runs /sbin/halt when it is executable (docs/compatibility.md §Commands).
     to102: (line) => line.replace('console: QGA-E2E: shutdown -h -H +0 hypervisor initiated shutdown -> halt', 'console: QGA-E2E: halt  -> halt'),
   },
   {

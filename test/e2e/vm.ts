@@ -80,12 +80,12 @@ export function guestBinds(paths: readonly string[]): string[] {
   return [...binds].filter((p) => ![...binds].some((q) => q !== p && p.startsWith(q + '/')));
 }
 
-function buildInitramfs(opts: { version: string; agent: readonly string[]; binds: readonly string[]; users: readonly string[] }): Buffer {
+function buildInitramfs(opts: { version: string; agent: readonly string[]; binds: readonly string[]; users: readonly string[]; modules: readonly string[]; hook: string }): Buffer {
   const cpio = new Cpio();
   for (const d of ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'qga-e2e']) cpio.dir(d);
   cpio.charDevice('dev/console', 5, 1);
   cpio.file('bin/busybox', fs.readFileSync(process.env.QGA_E2E_BUSYBOX ?? '/bin/busybox'), 0o755);
-  const modules = guestModules(opts.version, GUEST_MODULES);
+  const modules = guestModules(opts.version, [...GUEST_MODULES, ...opts.modules]);
   for (const m of modules) cpio.file(`lib/modules/${m.name}`, m.data);
   cpio.file('qga-e2e/modules.list', modules.map((m) => m.name).join('\n') + '\n');
   cpio.file('init', fs.readFileSync(path.join(GUEST_DIR, 'init.sh')), 0o755);
@@ -99,6 +99,7 @@ function buildInitramfs(opts: { version: string; agent: readonly string[]; binds
     `E2E_HOSTNAME=${GUEST_HOSTNAME}`,
     `E2E_DATA_SERIAL=${DATA_SERIAL}`,
     `E2E_RUN_DIR=${GUEST_RUN_DIR}`,
+    `E2E_HOOK=${shq(opts.hook)}`,
   ];
   cpio.file('qga-e2e/config.sh', config.join('\n') + '\n');
   return cpio.finish();
@@ -119,6 +120,14 @@ export interface VmOptions {
   users?: readonly string[];
   /** Milliseconds until the agent must answer, from QEMU's start. */
   bootTimeoutMs?: number;
+  /** QEMU machine type (default q35). */
+  machine?: string;
+  /** Guest kernel modules loaded at boot besides the VM's own (their dependencies come along). */
+  modules?: readonly string[];
+  /** A host script (the guest sees the host's tree) that stage 2 runs with bash before the agent starts. */
+  hook?: string;
+  /** More QEMU arguments (disks, controllers). */
+  qemuArgs?: readonly string[];
 }
 
 export class Vm extends QemuVm {
@@ -166,14 +175,17 @@ export class Vm extends QemuVm {
     const initrd = path.join(this.dir, 'initrd.cpio');
     if (!restart) {
       const binds = guestBinds(this.opts.hostPaths ?? []);
-      fs.writeFileSync(initrd, buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [] }));
+      fs.writeFileSync(
+        initrd,
+        buildInitramfs({ version: kernel.version, agent: this.opts.agent, binds, users: this.opts.users ?? [], modules: this.opts.modules ?? [], hook: this.opts.hook ?? '' }),
+      );
       makeDataDisk(dataImg);
       for (const f of [this.consoleLog, this.agentLog]) fs.rmSync(f, { force: true });
     }
     const esc = qemuEsc;
     this.spawnQemu([
       '-name', `qga-e2e-${this.opts.name},debug-threads=on`,
-      '-machine', 'q35', ...this.accelArgs(),
+      '-machine', this.opts.machine ?? 'q35', ...this.accelArgs(),
       '-smp', '2,maxcpus=4', '-m', '512M,slots=2,maxmem=2G',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-shutdown', '-rtc', 'base=utc',
       '-kernel', kernel.image, '-initrd', initrd,
@@ -192,6 +204,7 @@ export class Vm extends QemuVm {
       ...dataDiskArgs(dataImg),
       // A NIC without a backend: the guest has an interface to report, and no packet leaves QEMU.
       '-device', `virtio-net-pci,mac=${NIC_MAC},id=nic0`,
+      ...(this.opts.qemuArgs ?? []),
       ...this.qmpArgs(),
     ]);
   }

@@ -1,5 +1,5 @@
 // The same bytes to qga-ts and to Debian's qemu-ga; the replies must match byte for byte,
-// after the intended differences (10.2 texts where 7.2 differs, see shared/harness/TARGET.md).
+// after the intended differences (10.2 texts where 7.2 differs, see docs/compatibility.md).
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Agent, QEMU_GA, QGA_TS, haveQemuGa } from '../support/agent.ts';
@@ -246,7 +246,7 @@ describe('differential: qga-ts vs Debian qemu-ga', { skip: haveQemuGa ? false : 
     it(c.name, async () => {
       const expected = await execTranscript(ref, c.args);
       const actual = await execTranscript(ours, c.args);
-      // 7.2 says `Invalid parameter 'pid'` for a reaped pid; 10.2 (fixed, TARGET.md §3) `PID <pid> does not exist`.
+      // 7.2 says `Invalid parameter 'pid'` for a reaped pid; 10.2 (fixed, docs/compatibility.md §Intended differences) `PID <pid> does not exist`.
       assert.equal(actual, expected.replace("Invalid parameter 'pid'", 'PID PID does not exist'));
     });
   }

@@ -11,6 +11,24 @@ export const QGA_TS = [process.execPath, path.join(REPO, 'dist/main.js')];
 export const QEMU_GA = '/usr/sbin/qemu-ga';
 export const haveQemuGa = fs.existsSync(QEMU_GA);
 
+/** Commands that change the machine: blocked in both agents, never sent on purpose. */
+export const DANGEROUS_COMMANDS = [
+  'guest-shutdown',
+  'guest-suspend-disk',
+  'guest-suspend-ram',
+  'guest-suspend-hybrid',
+  'guest-fsfreeze-freeze',
+  'guest-fsfreeze-freeze-list',
+  'guest-fsfreeze-thaw',
+  'guest-fstrim',
+  'guest-set-time',
+  'guest-set-vcpus',
+  'guest-set-memory-blocks',
+  'guest-set-user-password',
+  'guest-ssh-add-authorized-keys',
+  'guest-ssh-remove-authorized-keys',
+];
+
 export interface StartOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;

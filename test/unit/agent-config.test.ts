@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { applyDefaults, dumpConfig, loadConfigFile, newConfigDraft, resolveChannel, type AgentConfig } from '../../src/agent/config.ts';
-import { escapeKeyFileString, KeyFile, KeyFileError, parseBoolean, parseInteger } from '../../src/agent/keyfile.ts';
+import { escapeKeyFileString, KeyFile, KeyFileError, parseBoolean, parseInteger } from '../../src/keyfile/keyfile.ts';
 import { parseCommandLine } from '../../src/agent/options.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-config-'));
@@ -245,7 +245,7 @@ describe('-D dump', () => {
     );
   });
 
-  it('matches the shipped test-qga-config expectations (facts §5.2 /qga/config)', () => {
+  it('matches the shipped test-qga-config expectations (docs/compatibility.md §Upstream tests /qga/config)', () => {
     const p = conf('[general]\ndaemon=false\nmethod=virtio-serial\npath=/path/to/org.qemu.guest_agent.0\n' +
       'pidfile=/var/foo/qemu-ga.pid\nstatedir=/var/state\nverbose=true\nblock-rpcs=guest-ping;guest-get-time\n');
     assert.equal(

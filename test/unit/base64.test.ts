@@ -24,7 +24,7 @@ test('standard padded and unpadded-complete input', () => {
   assert.equal(dec('aGVsbG8gd29ybGQK'), 'hello world\n');
 });
 
-test('TARGET §3: a final 2- or 3-character group decodes as RFC 4648', () => {
+test('docs/compatibility.md §Intended differences: a final 2- or 3-character group decodes as RFC 4648', () => {
   assert.equal(dec('YWJ'), 'ab');
   assert.equal(dec('YQ'), 'a');
   assert.equal(dec('YWJjYWJ'), 'abcab');

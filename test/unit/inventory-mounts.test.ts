@@ -1,4 +1,4 @@
-// The mount list (facts §3.7), statvfs() within a time limit, and the size arithmetic of guest-get-fsinfo.
+// The mount list (docs/compatibility.md §Commands), statvfs() within a time limit, and the size arithmetic of guest-get-fsinfo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

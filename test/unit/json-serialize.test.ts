@@ -322,7 +322,7 @@ describe('formatDouble (%.17g)', () => {
 });
 
 describe('qdict order', () => {
-  test('bucket table (facts §1.8)', () => {
+  test('bucket table (docs/protocol.md §Output format)', () => {
     const table: Record<string, number> = {
       return: 401, id: 486, error: 489, class: 211, desc: 377, 'exec-oob': 162, execute: 299, arguments: 447,
     };

@@ -275,7 +275,7 @@ const handlers: Record<string, AnyHandler> = {
   'guest-shutdown': () => undefined,
 };
 
-/** The dispatcher's envelope rules the slow way (facts §1.5): for comparison with the fast path. */
+/** The dispatcher's envelope rules the slow way (docs/protocol.md §Request envelope): for comparison with the fast path. */
 function referenceEnvelope(req: Map<string, JsonValue>): string | { name: string; args: unknown; id: JsonValue | undefined } {
   const id = req.get('id');
   let name: string | undefined;

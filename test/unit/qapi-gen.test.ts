@@ -1,4 +1,4 @@
-// tools/qapi generator: Linux conditions, the command table (facts §3.0), reproducible
+// tools/qapi generator: Linux conditions, the command table (docs/compatibility.md §Commands), reproducible
 // committed output, and the Handlers type that makes a missing handler a compile error.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { GuestExecCaptureOutputModeValues, QGASeekValues } from '../../src/gener
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SCHEMA = join(ROOT, 'schema/qga.json');
 
-/** facts §3.0: the 10.2 Linux commands in registration order; * = success-response false. */
+/** docs/compatibility.md §Commands: the 10.2 Linux commands in registration order; * = success-response false. */
 const LINUX_COMMANDS = [
   'guest-sync-delimited',
   'guest-sync',
@@ -65,7 +65,7 @@ const LINUX_COMMANDS = [
 describe('qapi generator: Linux command set', () => {
   const result = generate(loadSchema(SCHEMA), LINUX_TARGET, 'schema/qga.json');
 
-  it('registers the 43 commands of facts §3.0, in order, with their success-response flags', () => {
+  it('registers the 43 commands of docs/compatibility.md §Commands, in order, with their success-response flags', () => {
     assert.equal(LINUX_COMMANDS.length, 43);
     assert.deepEqual(
       result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`),

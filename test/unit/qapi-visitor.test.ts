@@ -1,5 +1,5 @@
 // The generated argument visitors + src/protocol/input-visitor.ts: qemu-ga's argument
-// validation texts (facts §1.6).  Every expected text below was produced by Debian's
+// validation texts (docs/protocol.md §Argument errors).  Every expected text below was produced by Debian's
 // qemu-ga 7.2 for the same arguments, except where marked "10.2" (capture-output became an
 // alternate in 8.0) and the unit-level checks of the runtime visitor at the end.
 import { strict as assert } from 'node:assert';

@@ -39,7 +39,7 @@ describe('guest-fstrim', () => {
     assert.deepEqual(ctx.log.lines, ['audit: guest-fstrim called']);
     assert.equal(
       toJson(r as never),
-      // qemu-ga's member order (facts §3.8): minimum, path, trimmed, error.
+      // qemu-ga's member order (docs/compatibility.md §Commands): minimum, path, trimmed, error.
       '{"paths": [{"minimum": 4096, "path": "/home", "trimmed": -1}, {"path": "/iso", "error": "trim not supported"}, ' +
         '{"path": "/boot", "error": "failed to trim: Operation not permitted"}, {"minimum": 4096, "path": "/", "trimmed": 1000000}]}',
     );

@@ -48,7 +48,7 @@ describe('guest-shutdown', () => {
     ]);
   });
 
-  it('an invalid mode is refused before anything runs, with the closing parenthesis (TARGET.md §3)', async () => {
+  it('an invalid mode is refused before anything runs, with the closing parenthesis (docs/compatibility.md §Intended differences)', async () => {
     const ctx = setup();
     for (const mode of ['bogus', '', 'Halt', 'toString', '__proto__']) {
       assert.equal(await errorOf(() => guestShutdown({ mode }, ctx)), 'mode is invalid (valid values are: halt|powerdown|reboot)');

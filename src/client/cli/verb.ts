@@ -45,6 +45,11 @@ export interface Verb {
   readonly stopAtOperand?: boolean;
   /** Per-call timeout in seconds when --timeout is not given. */
   readonly defaultTimeout?: number;
+  /**
+   * Stops by itself when ctx.signal aborts, closing what it opened in the guest; other verbs
+   * are stopped by closing the connection.
+   */
+  readonly cleansUp?: boolean;
   run(ctx: Ctx, values: Values, operands: string[]): Promise<number>;
 }
 

@@ -1,4 +1,4 @@
-// The mount list qemu-ga 10.2 builds for guest-get-fsinfo, fsfreeze and fstrim (facts §3.7): the lines of
+// The mount list qemu-ga 10.2 builds for guest-get-fsinfo, fsfreeze and fstrim (docs/compatibility.md §Commands): the lines of
 // /proc/self/mountinfo backed by a block device (btrfs: the device of its source), first mount of each
 // device only; /proc/self/mounts when mountinfo cannot be opened.
 import * as fs from 'node:fs';

@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { machine, release, version } from 'node:os';
-import { KeyFile, KeyFileError } from '../../agent/keyfile.ts';
+import { KeyFile, KeyFileError } from '../../keyfile/keyfile.ts';
 
 export type OsReleaseField =
   | 'id'

@@ -1,7 +1,7 @@
 // External programs for the system-control commands, behind CommandRunner so that unit tests can put a
 // recording runner in its place and never touch the machine they run on.
 //
-// ChildRunner.run() is qemu-ga 10.2's child helper (facts §2.2): the program is found as execvp() finds
+// ChildRunner.run() is qemu-ga 10.2's child helper (docs/compatibility.md §Commands): the program is found as execvp() finds
 // it, the child gets its own session (setsid), stdin is /dev/null or a pipe carrying `input`, and stdout
 // plus stderr share one pipe that is read to EOF before the child is waited for. Failures carry 10.2's
 // texts; when exec itself fails, the output is what 10.2's child prints before exiting 1:

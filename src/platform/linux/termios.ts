@@ -1,4 +1,4 @@
-// Raw termios for isa-serial, as qemu-ga sets it (facts §4.9); Node has no tcsetattr, so koffi calls libc.
+// Raw termios for isa-serial, as qemu-ga sets it (docs/compatibility.md §Agent); Node has no tcsetattr, so koffi calls libc.
 import { lazyBinding } from './ffi.ts';
 
 

@@ -1,5 +1,6 @@
 # Stage 2 of the e2e guest (busybox init's sysinit), on the overlay root: the usual mounts, the
-# virtio-ports links udev would make, identity, network, the data disk, the test user.
+# virtio-ports links udev would make, identity, network, the data disk, the test user, and the
+# optional hook (tools/fixture-vm.ts: udev and test disks).
 BB=/qga-e2e/busybox
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 . /qga-e2e/config.sh
@@ -58,4 +59,8 @@ done
 for u in $E2E_USERS; do
   /usr/sbin/useradd -m -s /bin/sh "$u" && say "user $u created"
 done
+if [ -n "$E2E_HOOK" ]; then
+  say "hook $E2E_HOOK"
+  /bin/bash "$E2E_HOOK" >/dev/console 2>&1 || say "hook failed with status $?"
+fi
 say "stage 2 done"

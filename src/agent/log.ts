@@ -292,6 +292,17 @@ export class AgentLogger {
     this.write(this.targetFd, formatLogLine(level, message, this.clock()));
   }
 
+  /** A debug line whose end is raw bytes (qemu-ga's `%s` of the data it read): written as they are, not as text. */
+  debugBytes(prefix: string, data: Uint8Array): void {
+    if (!this.enabled || !this.installed || !this.mask.has('debug')) return;
+    const head = formatLogLine('debug', prefix, this.clock());
+    const line = Buffer.allocUnsafe(Buffer.byteLength(head) + data.length);
+    const n = line.write(head.slice(0, -1), 0, 'utf8');
+    line.set(data, n);
+    line[n + data.length] = 0x0a;
+    this.writeBytes(this.targetFd, line);
+  }
+
   /** A message in GLib's default format on stderr, whatever the state (GLib's own warnings). */
   glib(level: LogLevel, message: string, domain?: string): void {
     if (!this.enabled) return;
@@ -352,7 +363,10 @@ export class AgentLogger {
   }
 
   private write(fd: number, text: string): void {
-    const buf = Buffer.from(text, 'utf8');
+    this.writeBytes(fd, Buffer.from(text, 'utf8'));
+  }
+
+  private writeBytes(fd: number, buf: Buffer): void {
     let off = 0;
     while (off < buf.length) {
       try {

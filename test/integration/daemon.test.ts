@@ -180,3 +180,37 @@ describe('vsock-listen', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('unix-listen: a socket path that cannot be bound', () => {
+  const start = (cmd: readonly string[], p: string, dir: string) =>
+    spawnSync(cmd[0], [...cmd.slice(1), '-m', 'unix-listen', '-p', p, '-t', dir, ...(cmd[0] === QEMU_GA ? ['-f', `${dir}/pid`] : [])], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+  const strip = (t: string) => t.replace(/^\d+\.\d{6}: /gm, '');
+
+  it('a missing directory: No such file or directory (libuv says EACCES)', () => {
+    const dir = tmp();
+    const p = path.join(dir, 'missing', 'qga.sock');
+    const r = start(QGA_TS, p, dir);
+    assert.equal(r.status, 1);
+    assert.equal(
+      strip(r.stderr),
+      `critical: Failed to bind socket to ${p}: No such file or directory\ncritical: failed to create guest agent channel\ncritical: failed to initialize guest agent channel\n`,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the same lines as qemu-ga: missing directory, a file or a directory on the way, unlink refused', { skip: haveQemuGa ? false : 'qemu-ga is not installed' }, () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'afile'), '');
+    fs.mkdirSync(path.join(dir, 'adir'));
+    for (const p of [path.join(dir, 'missing', 'qga.sock'), path.join(dir, 'afile', 'qga.sock'), path.join(dir, 'adir')]) {
+      const ours = start(QGA_TS, p, dir);
+      const ref = start([QEMU_GA], p, dir);
+      assert.equal(ours.status, ref.status, p);
+      assert.equal(strip(ours.stderr), strip(ref.stderr), p);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -21,6 +21,7 @@ import { VirtioSerialTransport } from './transport/virtio-serial.ts';
 import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
+import { FfiUnavailable, ffi } from './platform/linux/ffi.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -125,6 +126,15 @@ async function main(): Promise<void> {
     return fail();
   }
 
+  // koffi is loaded now: a broken install stops the agent here, in words, not in a reply's stack trace.
+  try {
+    ffi();
+  } catch (err) {
+    if (!(err instanceof FfiUnavailable)) throw err;
+    logger.critical(err.message);
+    logger.critical('error initializing guest agent');
+    return fail();
+  }
   const commandNames = [...commandTable.keys()];
   const filter = new CommandFilter(config.allowRpcs.length > 0 ? config.allowRpcs : null, config.blockRpcs);
   // Every command starts enabled; -a/-b disable some, each logged with -v (10.2's ga_apply_command_filters).

@@ -214,3 +214,42 @@ describe('unix-listen: a socket path that cannot be bound', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+// A broken install, reproduced: the built agent copied next to a koffi that cannot load (or none).
+describe('koffi that cannot be loaded', () => {
+  const DIST = path.join(path.dirname(QGA_TS[1]));
+  function install(koffiIndex: string | null): string {
+    const dir = tmp();
+    fs.cpSync(DIST, path.join(dir, 'dist'), { recursive: true });
+    if (koffiIndex !== null) {
+      fs.mkdirSync(path.join(dir, 'node_modules', 'koffi'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'node_modules', 'koffi', 'package.json'), '{ "name": "koffi", "version": "3.3.4", "main": "index.js" }\n');
+      fs.writeFileSync(path.join(dir, 'node_modules', 'koffi', 'index.js'), koffiIndex);
+    }
+    return dir;
+  }
+  const run = (dir: string) =>
+    spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '-m', 'unix-listen', '-p', path.join(dir, 'qga.sock'), '-t', dir], { encoding: 'utf8', timeout: 10_000 });
+  const strip = (t: string) => t.replace(/^\d+\.\d{6}: /gm, '');
+
+  it('a koffi whose native module is missing: a clear error at startup, exit 1, no socket', () => {
+    const dir = install('throw new Error("Cannot find the native Koffi module; did you bundle it correctly?");\n');
+    const r = run(dir);
+    assert.equal(r.status, 1);
+    assert.equal(
+      strip(r.stderr),
+      'critical: cannot load koffi, the module qga-ts calls libc through: Cannot find the native Koffi module; did you bundle it correctly?\n' +
+        'critical: error initializing guest agent\n',
+    );
+    assert.equal(fs.existsSync(path.join(dir, 'qga.sock')), false, 'the channel was never opened');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('no koffi at all: the first line of the loader message, not its require stack', () => {
+    const dir = install(null);
+    const r = run(dir);
+    assert.equal(r.status, 1);
+    assert.equal(strip(r.stderr), "critical: cannot load koffi, the module qga-ts calls libc through: Cannot find module 'koffi'\ncritical: error initializing guest agent\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -27,3 +27,12 @@ export function refuseKeysFile(st: StatLike, user: PasswdEntry, path: string): s
   if (st.uid === 0) return (st.mode & 0o004) !== 0 ? null : `Refusing file \u201C${path}\u201D: it belongs to root and ${whose(user)} may not read it`;
   return `Refusing file \u201C${path}\u201D: it belongs to uid ${st.uid}, not to ${whose(user)}`;
 }
+
+/**
+ * Why the `.ssh` just made (mkdirat, then openat) is not the one to give to the user, or null: a
+ * directory swapped in between the two calls is not empty, or belongs to neither the agent nor the user.
+ */
+export function refuseNewSshDir(st: StatLike, entries: number, user: PasswdEntry, agentUid: number, sshPath: string): string | null {
+  if (st.uid !== agentUid && st.uid !== user.uid) return refuseSshDir(st, user, sshPath) ?? `Refusing directory \u201C${sshPath}\u201D: it belongs to uid ${st.uid}`;
+  return entries === 0 ? null : `Refusing directory \u201C${sshPath}\u201D: it was replaced while it was being created`;
+}

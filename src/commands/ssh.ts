@@ -29,7 +29,7 @@ import { cBytes } from '../platform/linux/runner.ts';
 import { errnoOf, strerror } from '../platform/linux/strerror.ts';
 import type { AgentContext, SystemServices } from './context.ts';
 import { services } from './services.ts';
-import { refuseKeysFile, refuseSshDir } from './ssh-trust.ts';
+import { refuseKeysFile, refuseNewSshDir, refuseSshDir } from './ssh-trust.ts';
 
 const ENOENT = 2;
 const ENOTDIR = 20;
@@ -194,8 +194,10 @@ class SshDir {
     }
     this.openSsh();
     if (this.sshFd < 0) fail('failed to create directory', this.sshErr);
-    // Another account's directory swapped in since the mkdir is not given to the user.
-    this.trustSsh('failed to create directory', sshPath);
+    // A directory swapped in between mkdirat and openat (the user owns the home) is not given to the user.
+    const entries = fs.readdirSync(`/proc/self/fd/${this.sshFd}`).length;
+    const why = refuseNewSshDir(fs.fstatSync(this.sshFd), entries, this.user, process.geteuid?.() ?? 0, sshPath);
+    if (why !== null) throw genericError(`failed to create directory '${sshPath}': ${why}`);
     try {
       fs.fchownSync(this.sshFd, this.user.uid, this.user.gid);
     } catch (err) {

@@ -10,6 +10,7 @@ import { buildFilename, guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, gu
 import { errorOf, fakeContext } from '../support/handler-context.ts';
 import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 import { toJson } from '../../src/json/serialize.ts';
+import { refuseNewSshDir } from '../../src/commands/ssh-trust.ts';
 
 const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
 const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
@@ -347,5 +348,23 @@ describe('ssh authorized keys: only what the user could reach alone', { skip: AS
     );
     assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys'], 'no temporary file left behind');
     assert.deepEqual(fs.readdirSync(ak), ['inside']);
+  });
+});
+
+// The window between mkdirat(.ssh) and openat(.ssh) cannot be hit on demand from a test: the guard
+// that closes it is checked on what a swap could put there.
+describe('ssh authorized keys: a .ssh swapped in while add creates it', () => {
+  const user = { name: U, uid: 1000, gid: 1000, dir: '/home/u' };
+  const dir = (uid: number) => ({ uid, nlink: 2, mode: 0o40700 });
+  it('the empty directory the agent (or the user) just made is accepted', () => {
+    assert.equal(refuseNewSshDir(dir(0), 0, user, 0, '/home/u/.ssh'), null);
+    assert.equal(refuseNewSshDir(dir(1000), 0, user, 0, '/home/u/.ssh'), null);
+  });
+  it("one with entries (someone's directory moved in), or another account's, is refused", () => {
+    assert.equal(refuseNewSshDir(dir(0), 3, user, 0, '/home/u/.ssh'), 'Refusing directory \u201C/home/u/.ssh\u201D: it was replaced while it was being created');
+    assert.equal(
+      refuseNewSshDir(dir(1001), 0, user, 0, '/home/u/.ssh'),
+      "Refusing directory \u201C/home/u/.ssh\u201D: it belongs to uid 1001, not to 'qgaprobe' (uid 1000) or root",
+    );
   });
 });

@@ -4,6 +4,7 @@ import { commandTable } from './generated/qapi-commands.ts';
 import { parseCommandLine } from './agent/options.ts';
 import { dumpConfig, resolveChannel, type AgentConfig } from './agent/config.ts';
 import { AgentLogger, LogFileError } from './agent/log.ts';
+import { feedVerbose, sessionTrace } from './agent/verbose.ts';
 import { QGA_FULL_VERSION } from './agent/version.ts';
 import { checkFrozenAtStart, PersistentState, StateInitError, statePaths } from './agent/state.ts';
 import { Pidfile, PidfileError } from './agent/pidfile.ts';
@@ -22,6 +23,7 @@ import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
 import { GlobList } from './commands/fnmatch.ts';
 import { noteActivity } from './commands/gc-hint.ts';
+import { FfiUnavailable, ffi } from './platform/linux/ffi.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -126,11 +128,24 @@ async function main(): Promise<void> {
     return fail();
   }
 
+  // koffi is loaded now: a broken install stops the agent here, in words, not in a reply's stack trace.
+  try {
+    ffi();
+  } catch (err) {
+    if (!(err instanceof FfiUnavailable)) throw err;
+    logger.critical(err.message);
+    logger.critical('error initializing guest agent');
+    return fail();
+  }
+  const commandNames = [...commandTable.keys()];
   const filter = new CommandFilter(config.allowRpcs.length > 0 ? config.allowRpcs : null, config.blockRpcs);
+  // Every command starts enabled; -a/-b disable some, each logged with -v (10.2's ga_apply_command_filters).
+  for (const name of commandNames) if (!filter.isEnabled(name)) logger.debug(`disabling command: ${name}`);
   filter.frozen = frozen;
   let pidfile: Pidfile | undefined;
   sys = createSystemServices({
     filter,
+    commandNames,
     log: logger,
     paths,
     config,
@@ -180,14 +195,14 @@ async function main(): Promise<void> {
     logger.critical('failed to initialize guest agent channel');
     return fail();
   }
-  const session = new Session(dispatcher, transport);
+  const session = new Session(dispatcher, transport, config.verbose ? sessionTrace(logger) : undefined);
   const open = async (): Promise<boolean> => {
     try {
       await transport.open({
         data: (chunk) => {
-          if (config.verbose) logger.debug(`read data, count: ${chunk.length}, data: ${chunk.toString('latin1')}`);
           noteActivity();
-          session.feed(chunk);
+          if (config.verbose) feedVerbose(logger, session, chunk);
+          else session.feed(chunk);
         },
         stopped: (reason) => {
           logger.warning(reason);

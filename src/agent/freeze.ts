@@ -11,12 +11,14 @@
 //
 // exclusive() runs freeze/thaw work one at a time: the watchdog fires from a timer, outside the
 // session's request order.
-import type { CommandFilter } from '../protocol/command-filter.ts';
+import { logFilterChanges, type CommandFilter } from '../protocol/command-filter.ts';
 import { clearFrozenMarker, setFrozenMarker, type StatePaths } from './state.ts';
 
 export interface FreezeLog {
   critical(message: string): void;
   warning(message: string): void;
+  /** `-v` lines (`disabling command: …`); optional for loggers that drop them. */
+  debug?(message: string): void;
   pause(): void;
   resume(): void;
 }
@@ -27,7 +29,9 @@ export interface WatchdogTimers {
 }
 
 export interface FreezeOptions {
-  filter: Pick<CommandFilter, 'frozen'>;
+  filter: Pick<CommandFilter, 'frozen'> & Partial<Pick<CommandFilter, 'isEnabled'>>;
+  /** Every command in registration order, for the `disabling`/`enabling command` lines. */
+  commandNames?: readonly string[];
   log: FreezeLog;
   paths: StatePaths;
   /** `-F` / `fsfreeze-hook`: the hook run with `freeze` and `thaw`, or null. */
@@ -66,7 +70,8 @@ const defaultTimers: WatchdogTimers = {
 export class FreezeController {
   readonly hook: string | null;
   readonly timeoutSec: number;
-  private readonly filter: Pick<CommandFilter, 'frozen'>;
+  private readonly filter: FreezeOptions['filter'];
+  private readonly commandNames: readonly string[] | undefined;
   private readonly log: FreezeLog;
   private readonly paths: StatePaths;
   private readonly timers: WatchdogTimers;
@@ -81,6 +86,7 @@ export class FreezeController {
 
   constructor(opts: FreezeOptions) {
     this.filter = opts.filter;
+    this.commandNames = opts.commandNames;
     this.log = opts.log;
     this.paths = opts.paths;
     this.hook = opts.hook;
@@ -98,8 +104,11 @@ export class FreezeController {
   /** ga_set_frozen(). */
   enter(): void {
     if (this.filter.frozen) return;
-    this.filter.frozen = true;
     this.log.warning('disabling logging due to filesystem freeze');
+    // 10.2 logs the commands it disables before it turns logging off.
+    this.changeFilter(() => {
+      this.filter.frozen = true;
+    });
     this.log.pause();
     this.frozenSince = this.now();
     setFrozenMarker(this.paths, this.log);
@@ -114,8 +123,18 @@ export class FreezeController {
     const pidfile = this.deferredPidfile;
     this.deferredPidfile = undefined;
     pidfile?.();
-    this.filter.frozen = false;
-    clearFrozenMarker(this.paths, this.log);
+    this.changeFilter(() => {
+      this.filter.frozen = false;
+      clearFrozenMarker(this.paths, this.log);
+    });
+  }
+
+  /** Runs `change` and logs each command it enabled or disabled (when names and a debug log are known). */
+  private changeFilter(change: () => void): void {
+    const { filter, commandNames } = this;
+    const debug = this.log.debug?.bind(this.log);
+    if (filter.isEnabled === undefined || commandNames === undefined || debug === undefined) change();
+    else logFilterChanges(filter as Pick<CommandFilter, 'isEnabled'>, commandNames, change, debug);
   }
 
   /** Runs `fn` after every freeze/thaw operation started before it has finished. */

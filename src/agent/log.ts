@@ -8,6 +8,7 @@
 // because nothing at all is written while paused, and an EAGAIN on a non-blocking stderr pipe hands
 // the rest to Node's asynchronous stream instead of spinning.
 import * as fs from 'node:fs';
+import { realtimeNs } from '../platform/linux/clock.ts';
 import { isatty } from '../platform/linux/isatty.ts';
 import { LOG_USER, openlog, syslog } from '../platform/linux/libc.ts';
 import { strerror } from '../platform/linux/strerror.ts';
@@ -26,26 +27,17 @@ export const SYSLOG_PRIORITY: Readonly<Record<LogLevel, number>> = {
   debug: 7, // LOG_DEBUG
 };
 
-let clockBase = 0n; // wall-clock µs at hrBase
-let hrBase = 0n;
-
 /**
- * Wall-clock time in microseconds since the epoch. Date.now() has only milliseconds, so the
- * microseconds come from the monotonic clock, re-anchored whenever they leave Date.now()'s current
- * millisecond (so a clock step, e.g. by guest-set-time, shows up in the log as it would in qemu-ga's).
+ * Wall-clock time in microseconds since the epoch, as GLib's g_get_real_time(): one
+ * clock_gettime(CLOCK_REALTIME). Without koffi (the agent then refuses to start, and says so in
+ * the log) the line still gets a time, from Date.now().
  */
 export function nowMicros(): bigint {
-  const hr = process.hrtime.bigint();
-  const wall = BigInt(Date.now()) * 1000n;
-  let t = clockBase + (hr - hrBase) / 1000n;
-  if (t < wall || t >= wall + 1000n) {
-    // Re-anchor on the performance clock's estimate, kept inside Date.now()'s millisecond.
-    const est = BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
-    t = est < wall ? wall : est >= wall + 1000n ? wall + 999n : est;
-    clockBase = t;
-    hrBase = hr;
+  try {
+    return realtimeNs() / 1000n;
+  } catch {
+    return BigInt(Date.now()) * 1000n;
   }
-  return t;
 }
 
 /** qemu-ga's log line: `g_date_time_format(now_utc, "%s.%f")`, level name, message. */
@@ -300,6 +292,17 @@ export class AgentLogger {
     this.write(this.targetFd, formatLogLine(level, message, this.clock()));
   }
 
+  /** A debug line whose end is raw bytes (qemu-ga's `%s` of the data it read): written as they are, not as text. */
+  debugBytes(prefix: string, data: Uint8Array): void {
+    if (!this.enabled || !this.installed || !this.mask.has('debug')) return;
+    const head = formatLogLine('debug', prefix, this.clock());
+    const line = Buffer.allocUnsafe(Buffer.byteLength(head) + data.length);
+    const n = line.write(head.slice(0, -1), 0, 'utf8');
+    line.set(data, n);
+    line[n + data.length] = 0x0a;
+    this.writeBytes(this.targetFd, line);
+  }
+
   /** A message in GLib's default format on stderr, whatever the state (GLib's own warnings). */
   glib(level: LogLevel, message: string, domain?: string): void {
     if (!this.enabled) return;
@@ -360,7 +363,10 @@ export class AgentLogger {
   }
 
   private write(fd: number, text: string): void {
-    const buf = Buffer.from(text, 'utf8');
+    this.writeBytes(fd, Buffer.from(text, 'utf8'));
+  }
+
+  private writeBytes(fd: number, buf: Buffer): void {
     let off = 0;
     while (off < buf.length) {
       try {

@@ -12,6 +12,9 @@
 // file in `.ssh`, given the user's ownership and mode 0600 through its descriptor, synced, and renamed
 // over the old one, so it never exists with the wrong owner or mode. A `.ssh` that is a symbolic link
 // (or a file) makes add fail as qemu-ga's mkdir would, with `failed to create directory '…': File exists`.
+// Beyond symbolic links, what qemu-ga 11.1 refuses by acting as the user is refused here by ownership
+// (ssh-trust.ts): a `.ssh` of another account, a hard-linked file, another account's file, or root's
+// file the user may not read give `failed to read '…': Refusing …` (add and remove too).
 import * as fs from 'node:fs';
 import type {
   GuestAuthorizedKeys,
@@ -26,6 +29,7 @@ import { cBytes } from '../platform/linux/runner.ts';
 import { errnoOf, strerror } from '../platform/linux/strerror.ts';
 import type { AgentContext, SystemServices } from './context.ts';
 import { services } from './services.ts';
+import { refuseKeysFile, refuseNewSshDir, refuseSshDir } from './ssh-trust.ts';
 
 const ENOENT = 2;
 const ENOTDIR = 20;
@@ -90,11 +94,12 @@ function closeQuietly(fd: number | undefined): void {
   }
 }
 
-/** A failed step: the errno and the GLib-style message for a failed read of the file. */
+/** A failed step: the errno and the GLib-style message for a failed read of the file; `refused` by ssh-trust.ts. */
 class ReadFailure {
   constructor(
     readonly errno: number,
     readonly message: string,
+    readonly refused = false,
   ) {}
 }
 
@@ -104,8 +109,13 @@ class SshDir {
   sshFd = -1;
   homeErr = 0;
   sshErr = 0;
+  /** Why the open `.ssh` is not trusted (ssh-trust.ts), or null. */
+  sshRefusal: string | null = null;
 
-  constructor(readonly user: PasswdEntry) {
+  constructor(
+    readonly user: PasswdEntry,
+    readonly sshPath: string,
+  ) {
     try {
       this.homeFd = fs.openSync(user.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (err) {
@@ -122,7 +132,14 @@ class SshDir {
       this.sshErr = 0;
     } catch (err) {
       this.sshErr = errnoOf(err);
+      return;
     }
+    this.sshRefusal = refuseSshDir(fs.fstatSync(this.sshFd), this.user, this.sshPath);
+  }
+
+  /** Throws `<what> '<path>': Refusing directory …` when `.ssh` is not trusted. */
+  trustSsh(what: string, path: string): void {
+    if (this.sshRefusal !== null) throw genericError(`${what} '${path}': ${this.sshRefusal}`);
   }
 
   close(): void {
@@ -133,6 +150,7 @@ class SshDir {
   /** read_authkeys(): the file's lines (latin1), or why it could not be read (GLib's texts). */
   read(path: string): string[] | ReadFailure {
     if (this.sshFd < 0) return new ReadFailure(this.sshErr, `Failed to open file \u201C${path}\u201D: ${strerror(this.sshErr)}`);
+    if (this.sshRefusal !== null) return new ReadFailure(0, this.sshRefusal, true);
     let fd: number;
     try {
       // O_NONBLOCK: a FIFO planted there must not hang the agent.
@@ -146,6 +164,8 @@ class SshDir {
         const e = st.isDirectory() ? EISDIR : EINVAL;
         return new ReadFailure(e, `Failed to read from file \u201C${path}\u201D: ${strerror(e)}`);
       }
+      const refusal = refuseKeysFile(st, this.user, path);
+      if (refusal !== null) return new ReadFailure(0, refusal, true);
       let data: Buffer;
       try {
         data = fs.readFileSync(fd);
@@ -174,6 +194,10 @@ class SshDir {
     }
     this.openSsh();
     if (this.sshFd < 0) fail('failed to create directory', this.sshErr);
+    // A directory swapped in between mkdirat and openat (the user owns the home) is not given to the user.
+    const entries = fs.readdirSync(`/proc/self/fd/${this.sshFd}`).length;
+    const why = refuseNewSshDir(fs.fstatSync(this.sshFd), entries, this.user, process.geteuid?.() ?? 0, sshPath);
+    if (why !== null) throw genericError(`failed to create directory '${sshPath}': ${why}`);
     try {
       fs.fchownSync(this.sshFd, this.user.uid, this.user.gid);
     } catch (err) {
@@ -258,7 +282,7 @@ export function guestSshGetAuthorizedKeys(args: GuestSshGetAuthorizedKeysArgs, c
   const sys = services(ctx);
   const user = lookup(sys, args.username);
   const path = buildFilename(user.dir, '.ssh', AUTHKEYS);
-  const dir = new SshDir(user);
+  const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
   try {
     const lines = dir.read(path);
     if (lines instanceof ReadFailure) throw genericError(`failed to read '${path}': ${lines.message}`);
@@ -281,13 +305,16 @@ export function guestSshAddAuthorizedKeys(args: GuestSshAddAuthorizedKeysArgs, c
   const user = lookup(sys, args.username);
   const sshPath = buildFilename(user.dir, '.ssh');
   const path = buildFilename(sshPath, AUTHKEYS);
-  const dir = new SshDir(user);
+  const dir = new SshDir(user, sshPath);
   try {
     let lines: string[] | null = null;
     if (args.reset !== true) {
       const r = dir.read(path);
+      // Unreadable is absent, as for qemu-ga; untrusted is an error, never a silent replacement.
+      if (r instanceof ReadFailure && r.refused) throw genericError(`failed to read '${path}': ${r.message}`);
       if (!(r instanceof ReadFailure)) lines = r;
     }
+    dir.trustSsh('failed to write to', path);
     if (lines === null) {
       if (dir.sshFd < 0) dir.create(sshPath);
       lines = [];
@@ -311,7 +338,7 @@ export function guestSshRemoveAuthorizedKeys(args: GuestSshRemoveAuthorizedKeysA
   checkKeys(args.keys);
   const user = lookup(sys, args.username);
   const path = buildFilename(user.dir, '.ssh', AUTHKEYS);
-  const dir = new SshDir(user);
+  const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
   try {
     const lines = dir.read(path);
     if (lines instanceof ReadFailure) {

@@ -12,6 +12,8 @@ import { attachFsfreeze } from './fsfreeze.ts';
 
 export interface SystemServiceOptions {
   filter: CommandFilter;
+  /** Every command in registration order (for the `-v` lines of the freeze filter). */
+  commandNames: readonly string[];
   log: FreezeLog;
   paths: StatePaths;
   config: { fsfreezeHook: string | null; fsfreezeTimeout: number };
@@ -26,6 +28,7 @@ export function createSystemServices(opts: SystemServiceOptions): SystemServices
     runner: new ChildRunner(opts.env),
     freeze: new FreezeController({
       filter: opts.filter,
+      commandNames: opts.commandNames,
       log: opts.log,
       paths: opts.paths,
       hook: opts.config.fsfreezeHook,

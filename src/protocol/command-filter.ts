@@ -28,3 +28,22 @@ export class CommandFilter {
     return !this.block.has(name);
   }
 }
+
+/**
+ * ga_apply_command_filters(): the enabled state of every command before `change`, compared after it;
+ * each that changed is logged (`disabling command: <name>` / `enabling command: <name>`), in
+ * registration order.
+ */
+export function logFilterChanges(
+  filter: Pick<CommandFilter, 'isEnabled'>,
+  names: readonly string[],
+  change: () => void,
+  debug: (message: string) => void,
+): void {
+  const before = names.map((n) => filter.isEnabled(n));
+  change();
+  names.forEach((n, i) => {
+    const now = filter.isEnabled(n);
+    if (now !== before[i]) debug(`${now ? 'enabling' : 'disabling'} command: ${n}`);
+  });
+}

@@ -40,6 +40,12 @@ export interface ReplySink {
   writer?(): PacedWriter | undefined;
 }
 
+/** qemu-ga's `-v` lines about requests: one per event (parsed or a JSON error), one per reply written. */
+export interface SessionTrace {
+  event(parsed: boolean): void;
+  sending(count: number): void;
+}
+
 type Event = { readonly kind: 0; readonly value: WireValue } | { readonly kind: 1; readonly desc: string };
 
 // Replies not yet taken by the channel beyond which no request is run and the channel is not read.
@@ -91,6 +97,7 @@ export class Session {
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly sink: ReplySink,
+    private readonly trace?: SessionTrace,
   ) {
     this.streamer = new JsonStreamer<WireValue>(
       {
@@ -157,6 +164,7 @@ export class Session {
   }
 
   private run(event: Event): void {
+    this.trace?.event(event.kind === 0);
     if (event.kind === 1) {
       this.emit({ body: { error: { class: 'GenericError', desc: event.desc } }, delimit: false });
       return;
@@ -203,11 +211,14 @@ export class Session {
     if (line === undefined) {
       const parts = toJsonParts(reply.body);
       if (parts.length > 1) {
-        this.stream(new ReplyBytes(parts, reply.delimit ? '\xff' : '', '\n'));
+        const bytes = new ReplyBytes(parts, reply.delimit ? '\xff' : '', '\n');
+        this.trace?.sending(bytes.length);
+        this.stream(bytes);
         return;
       }
       line = reply.delimit ? '\xff' + parts[0] + '\n' : parts[0] + '\n';
     }
+    this.trace?.sending(line.length);
     this.out += line;
     if (!this.flushScheduled) {
       this.flushScheduled = true;

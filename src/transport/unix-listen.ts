@@ -3,6 +3,7 @@
 // the served one needs (Node accepts every connection; it cannot leave them in the listen backlog).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as nodePath from 'node:path';
 import { strerror } from '../platform/linux/strerror.ts';
 import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, type Transport } from './transport.ts';
 
@@ -11,6 +12,20 @@ const SUN_PATH_MAX = 108;
 
 /** Connections accepted and held, unread, while the served client has the channel. */
 export const MAX_WAITING = 16;
+
+/**
+ * The error bind(2) gave. libuv reports a unix-socket bind's ENOENT as EACCES: a missing directory
+ * (whose unlink() was an ENOENT, hence ignored) is named as such.
+ */
+function bindError(err: Error, path: string): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'EACCES') return err;
+  try {
+    fs.statSync(nodePath.dirname(path));
+  } catch (statErr) {
+    if ((statErr as NodeJS.ErrnoException).code === 'ENOENT') return statErr;
+  }
+  return err;
+}
 
 export class UnixListenTransport implements Transport {
   private server: net.Server | undefined;
@@ -39,15 +54,16 @@ export class UnixListenTransport implements Transport {
     if (Buffer.byteLength(path) >= SUN_PATH_MAX) throw new ChannelError(`UNIX socket path '${path}' is too long`);
     try {
       fs.unlinkSync(path);
-    } catch {
-      // Nothing there, or not ours to remove: bind reports the real problem.
+    } catch (err) {
+      // qemu's unix_listen_saddr(): only "nothing there" lets the bind go ahead.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ChannelError(`Failed to unlink socket ${path}: ${strerror(err)}`);
     }
     await this.listen(server, { path, backlog: 1 }, path);
   }
 
   private listen(server: net.Server, options: net.ListenOptions | { fd: number }, path: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(new ChannelError(`Failed to bind socket to ${path}: ${strerror(err)}`));
+      const onError = (err: Error) => reject(new ChannelError(`Failed to bind socket to ${path}: ${strerror(bindError(err, path))}`));
       server.once('error', onError);
       // A { fd } handle is the systemd-activated socket (server.listen(handle) overload).
       server.listen(options as net.ListenOptions, () => {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Agent, QGA_TS, RawClient } from '../support/agent.ts';
+import { hostRealtimeNs } from '../support/realtime.ts';
 
 const REGISTRATION_ORDER = [
   'guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-get-time', 'guest-set-time', 'guest-info',
@@ -73,6 +74,20 @@ describe('qga-ts on a unix socket', () => {
     assert.equal(ns % 1000n, 0n, 'built from a microsecond clock');
     const diffMs = Number(ns / 1_000_000n) - Date.now();
     assert.ok(Math.abs(diffMs) < 2000, `clock differs by ${diffMs} ms`);
+    c.close();
+  });
+
+  it('reads CLOCK_REALTIME at the call: never before a host read taken before the request, microsecond precision', async () => {
+    const c = await agent.connect();
+    const values: bigint[] = [];
+    for (let i = 0; i < 20; i++) {
+      const before = (hostRealtimeNs() / 1000n) * 1000n;
+      const ns = BigInt(/"return": (\d+)/.exec(await call(c, '{"execute":"guest-get-time"}'))![1]);
+      const after = hostRealtimeNs();
+      assert.ok(before <= ns && ns <= after, `call ${i}: ${before} <= ${ns} <= ${after}`);
+      values.push(ns);
+    }
+    assert.ok(values.some((ns) => ns % 1_000_000n !== 0n), 'not whole milliseconds');
     c.close();
   });
 

@@ -180,3 +180,76 @@ describe('vsock-listen', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('unix-listen: a socket path that cannot be bound', () => {
+  const start = (cmd: readonly string[], p: string, dir: string) =>
+    spawnSync(cmd[0], [...cmd.slice(1), '-m', 'unix-listen', '-p', p, '-t', dir, ...(cmd[0] === QEMU_GA ? ['-f', `${dir}/pid`] : [])], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+  const strip = (t: string) => t.replace(/^\d+\.\d{6}: /gm, '');
+
+  it('a missing directory: No such file or directory (libuv says EACCES)', () => {
+    const dir = tmp();
+    const p = path.join(dir, 'missing', 'qga.sock');
+    const r = start(QGA_TS, p, dir);
+    assert.equal(r.status, 1);
+    assert.equal(
+      strip(r.stderr),
+      `critical: Failed to bind socket to ${p}: No such file or directory\ncritical: failed to create guest agent channel\ncritical: failed to initialize guest agent channel\n`,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the same lines as qemu-ga: missing directory, a file or a directory on the way, unlink refused', { skip: haveQemuGa ? false : 'qemu-ga is not installed' }, () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'afile'), '');
+    fs.mkdirSync(path.join(dir, 'adir'));
+    for (const p of [path.join(dir, 'missing', 'qga.sock'), path.join(dir, 'afile', 'qga.sock'), path.join(dir, 'adir')]) {
+      const ours = start(QGA_TS, p, dir);
+      const ref = start([QEMU_GA], p, dir);
+      assert.equal(ours.status, ref.status, p);
+      assert.equal(strip(ours.stderr), strip(ref.stderr), p);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+// A broken install, reproduced: the built agent copied next to a koffi that cannot load (or none).
+describe('koffi that cannot be loaded', () => {
+  const DIST = path.join(path.dirname(QGA_TS[1]));
+  function install(koffiIndex: string | null): string {
+    const dir = tmp();
+    fs.cpSync(DIST, path.join(dir, 'dist'), { recursive: true });
+    if (koffiIndex !== null) {
+      fs.mkdirSync(path.join(dir, 'node_modules', 'koffi'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'node_modules', 'koffi', 'package.json'), '{ "name": "koffi", "version": "3.3.4", "main": "index.js" }\n');
+      fs.writeFileSync(path.join(dir, 'node_modules', 'koffi', 'index.js'), koffiIndex);
+    }
+    return dir;
+  }
+  const run = (dir: string) =>
+    spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '-m', 'unix-listen', '-p', path.join(dir, 'qga.sock'), '-t', dir], { encoding: 'utf8', timeout: 10_000 });
+  const strip = (t: string) => t.replace(/^\d+\.\d{6}: /gm, '');
+
+  it('a koffi whose native module is missing: a clear error at startup, exit 1, no socket', () => {
+    const dir = install('throw new Error("Cannot find the native Koffi module; did you bundle it correctly?");\n');
+    const r = run(dir);
+    assert.equal(r.status, 1);
+    assert.equal(
+      strip(r.stderr),
+      'critical: cannot load koffi, the module qga-ts calls libc through: Cannot find the native Koffi module; did you bundle it correctly?\n' +
+        'critical: error initializing guest agent\n',
+    );
+    assert.equal(fs.existsSync(path.join(dir, 'qga.sock')), false, 'the channel was never opened');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('no koffi at all: the first line of the loader message, not its require stack', () => {
+    const dir = install(null);
+    const r = run(dir);
+    assert.equal(r.status, 1);
+    assert.equal(strip(r.stderr), "critical: cannot load koffi, the module qga-ts calls libc through: Cannot find module 'koffi'\ncritical: error initializing guest agent\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { hostRealtimeNs } from '../support/realtime.ts';
 import { AgentLogger, formatGLibMessage, formatLogLine, gatedSyslog, LogFileError, nowMicros, PATH_LOG, type LoggerOptions } from '../../src/agent/log.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-log-'));
@@ -56,6 +57,18 @@ describe('nowMicros', () => {
       const after = (BigInt(Date.now()) + 1n) * 1000n;
       assert.ok(before <= t && t < after, `${before} <= ${t} < ${after}`);
     }
+  });
+
+  it('is one CLOCK_REALTIME read: between two host reads around it, in microseconds', () => {
+    let wholeMs = 0;
+    for (let i = 0; i < 1000; i++) {
+      const before = hostRealtimeNs() / 1000n;
+      const t = nowMicros();
+      const after = hostRealtimeNs() / 1000n;
+      assert.ok(before <= t && t <= after, `${before} <= ${t} <= ${after}`);
+      if (t % 1000n === 0n) wholeMs++;
+    }
+    assert.ok(wholeMs < 100, `${wholeMs} of 1000 readings were whole milliseconds`);
   });
 });
 

@@ -237,6 +237,29 @@ describe('the frozen state across restarts', () => {
     assert.deepEqual(lines, ['warning: disabling logging due to filesystem freeze', 'warning: logging re-enabled due to filesystem unfreeze']);
   });
 
+  it('-v: the commands a freeze disables and a thaw enables are logged one by one, in registration order', () => {
+    const ctx = sysContext();
+    cleanups.push(ctx.cleanup);
+    const logPath = path.join(ctx.stateDir, 'qga.log');
+    const logger = new AgentLogger({ syslog: () => {} });
+    logger.install({ verbose: true });
+    logger.openFile(logPath);
+    const filter = new CommandFilter(null, ['guest-get-time']);
+    const names = [...commandTable.keys()];
+    const freeze = new FreezeController({ filter, commandNames: names, log: logger, paths: statePaths(ctx.stateDir), hook: null, timeoutSec: 0 });
+    freeze.enter();
+    freeze.leave();
+    logger.close();
+    const lines = fs.readFileSync(logPath, 'utf8').trim().split('\n').map((l) => l.replace(/^\d+\.\d{6}: /, ''));
+    const changed = names.filter((n) => !FREEZE_ALLOWLIST.has(n));
+    assert.deepEqual(lines, [
+      'warning: disabling logging due to filesystem freeze',
+      ...changed.filter((n) => n !== 'guest-get-time').map((n) => `debug: disabling command: ${n}`),
+      'warning: logging re-enabled due to filesystem unfreeze',
+      ...changed.filter((n) => n !== 'guest-get-time').map((n) => `debug: enabling command: ${n}`),
+    ]);
+  });
+
   it('the marker cannot be created: the freeze goes on, its warnings are silent (logging is off)', async () => {
     const r = mountRoot(MOUNTS);
     cleanups.push(r.cleanup);

@@ -10,6 +10,7 @@ import { buildFilename, guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, gu
 import { errorOf, fakeContext } from '../support/handler-context.ts';
 import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 import { toJson } from '../../src/json/serialize.ts';
+import { refuseNewSshDir } from '../../src/commands/ssh-trust.ts';
 
 const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
 const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
@@ -254,5 +255,116 @@ describe('ssh authorized keys: time linear in the size of the file', () => {
     assert.equal(out.length, LINES + 10_000);
     assert.equal(out[LINES], keyOf(LINES));
     assert.equal(out[out.length - 1], keyOf(LINES + 9_999));
+  });
+});
+
+// qemu-ga 11.1 reads and writes as the user (initgroups, setegid, seteuid): what the user could not
+// reach alone fails there. qga-ts, as root, refuses the same files by their owner and link count.
+describe('ssh authorized keys: only what the user could reach alone', { skip: AS_ROOT ? false : 'needs root to chown fixtures' }, () => {
+  const OTHER = 4244;
+  const refusedBy = async (ak: string, ctx: SysContext, why: string): Promise<void> => {
+    const want = `failed to read '${ak}': ${why}`;
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), want);
+    assert.equal(await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx)), want);
+    assert.equal(await errorOf(() => guestSshRemoveAuthorizedKeys({ username: U, keys: [K1] }, ctx)), want);
+  };
+  const userSsh = (home: string): string => {
+    const ssh = path.join(home, '.ssh');
+    fs.mkdirSync(ssh, { mode: 0o700 });
+    fs.chownSync(ssh, UID, GID);
+    return ssh;
+  };
+  it('a hard link to a root-only file: refused by get, add and remove; the file is neither copied nor changed', async () => {
+    const { ctx, home, ak } = setup();
+    const ssh = userSsh(home);
+    const secret = path.join(home, '..', 'shadow-like');
+    fs.writeFileSync(secret, 'root:$6$secret-hash:19000::::::\n', { mode: 0o600 });
+    fs.linkSync(secret, ak);
+    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it has 2 hard links`);
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'root:$6$secret-hash:19000::::::\n');
+    assert.equal(fs.statSync(ak).ino, fs.statSync(secret).ino, 'the link is still there, untouched');
+    assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys'], 'no copy, no temporary file left behind');
+  });
+
+  it("a hard link to the user's own file is refused too (the rule is the link count)", async () => {
+    const { ctx, home, ak } = setup();
+    userSsh(home);
+    fs.writeFileSync(ak, `${K1}\n`);
+    fs.chownSync(ak, UID, GID);
+    fs.linkSync(ak, path.join(home, 'keys.bak'));
+    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it has 2 hard links`);
+    fs.unlinkSync(path.join(home, 'keys.bak'));
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: [K1] });
+  });
+
+  it("another account's file (one link) is refused; reset, which reads nothing, replaces it with the user's", async () => {
+    const { ctx, home, ak } = setup();
+    userSsh(home);
+    fs.writeFileSync(ak, `${K2}\n`, { mode: 0o644 });
+    fs.chownSync(ak, OTHER, OTHER);
+    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it belongs to uid ${OTHER}, not to '${U}' (uid ${UID})`);
+    guestSshAddAuthorizedKeys({ username: U, keys: [K1], reset: true }, ctx);
+    const st = fs.statSync(ak);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777, st.nlink], [UID, GID, 0o600, 1]);
+    assert.equal(fs.readFileSync(ak, 'utf8'), K1);
+  });
+
+  it("root's file: refused unless anyone may read it (sshd's StrictModes accepts root's files)", async () => {
+    const { ctx, home, ak } = setup();
+    userSsh(home);
+    fs.writeFileSync(ak, `${K2}\n`, { mode: 0o600 });
+    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it belongs to root and '${U}' (uid ${UID}) may not read it`);
+    fs.chmodSync(ak, 0o644);
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: [K2] });
+    guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx);
+    const st = fs.statSync(ak);
+    assert.deepEqual([st.uid, st.mode & 0o7777], [UID, 0o600], 'rewritten as the user\'s own file');
+  });
+
+  it("a .ssh of another account: refused (add with reset too), nothing written in it", async () => {
+    const { ctx, home, ak } = setup();
+    const ssh = path.join(home, '.ssh');
+    fs.mkdirSync(ssh, { mode: 0o755 });
+    fs.writeFileSync(ak, `${K2}\n`, { mode: 0o644 });
+    fs.chownSync(ak, UID, GID);
+    fs.chownSync(ssh, OTHER, OTHER);
+    const why = `Refusing directory \u201C${ssh}\u201D: it belongs to uid ${OTHER}, not to '${U}' (uid ${UID}) or root`;
+    await refusedBy(ak, ctx, why);
+    assert.equal(await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1], reset: true }, ctx)), `failed to write to '${ak}': ${why}`);
+    assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys']);
+    assert.equal(fs.readFileSync(ak, 'utf8'), `${K2}\n`);
+    assert.equal(fs.statSync(ssh).uid, OTHER, 'not chowned to the user');
+  });
+
+  it('a directory in place of the file: get fails to read it, add fails to rename over it (as qemu-ga), nothing lost', async () => {
+    const { ctx, home, ak } = setup();
+    const ssh = userSsh(home);
+    fs.mkdirSync(ak);
+    fs.writeFileSync(path.join(ak, 'inside'), 'x');
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), `failed to read '${ak}': Failed to read from file \u201C${ak}\u201D: Is a directory`);
+    assert.match(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx)),
+      new RegExp(`^failed to write to '${ak}': Failed to rename file \u201C${ak}\\.[A-Za-z0-9]{6}\u201D to \u201C${ak}\u201D: g_rename\\(\\) failed: Is a directory$`),
+    );
+    assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys'], 'no temporary file left behind');
+    assert.deepEqual(fs.readdirSync(ak), ['inside']);
+  });
+});
+
+// The window between mkdirat(.ssh) and openat(.ssh) cannot be hit on demand from a test: the guard
+// that closes it is checked on what a swap could put there.
+describe('ssh authorized keys: a .ssh swapped in while add creates it', () => {
+  const user = { name: U, uid: 1000, gid: 1000, dir: '/home/u' };
+  const dir = (uid: number) => ({ uid, nlink: 2, mode: 0o40700 });
+  it('the empty directory the agent (or the user) just made is accepted', () => {
+    assert.equal(refuseNewSshDir(dir(0), 0, user, 0, '/home/u/.ssh'), null);
+    assert.equal(refuseNewSshDir(dir(1000), 0, user, 0, '/home/u/.ssh'), null);
+  });
+  it("one with entries (someone's directory moved in), or another account's, is refused", () => {
+    assert.equal(refuseNewSshDir(dir(0), 3, user, 0, '/home/u/.ssh'), 'Refusing directory \u201C/home/u/.ssh\u201D: it was replaced while it was being created');
+    assert.equal(
+      refuseNewSshDir(dir(1001), 0, user, 0, '/home/u/.ssh'),
+      "Refusing directory \u201C/home/u/.ssh\u201D: it belongs to uid 1001, not to 'qgaprobe' (uid 1000) or root",
+    );
   });
 });

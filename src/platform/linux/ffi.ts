@@ -1,4 +1,5 @@
-// koffi and libc, loaded on the first FFI call only: agent startup never pays for them.
+// koffi and libc, loaded on the first FFI call (the daemon makes one at startup, so that a broken
+// install stops it there, in words).
 import { createRequire } from 'node:module';
 
 // koffi's own declarations are loose (pointers are bigint, values are whatever the prototype says).
@@ -8,12 +9,23 @@ export type Koffi = any;
 export type Lib = any;
 
 let cached: { koffi: Koffi; libc: Lib } | undefined;
+let failure: FfiUnavailable | undefined;
+
+/** koffi (or libc through it) could not be loaded: one line that says so, never a stack. */
+export class FfiUnavailable extends Error {}
 
 export function ffi(): { koffi: Koffi; libc: Lib } {
   if (cached === undefined) {
-    // createRequire is called here, not at import: it costs startup time.
-    const koffi = createRequire(import.meta.url)('koffi');
-    cached = { koffi, libc: koffi.load('libc.so.6') };
+    if (failure !== undefined) throw failure;
+    try {
+      // createRequire is called here, not at import: it costs startup time.
+      const koffi = createRequire(import.meta.url)('koffi');
+      cached = { koffi, libc: koffi.load('libc.so.6') };
+    } catch (err) {
+      const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      failure = new FfiUnavailable(`cannot load koffi, the module qga-ts calls libc through: ${why}`);
+      throw failure;
+    }
   }
   return cached;
 }

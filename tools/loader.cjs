@@ -1,6 +1,8 @@
+#!/usr/bin/env node
 // dist/main.js: runs the bundled agent (dist/agent.js) with V8's code cache (dist/agent.js.cache),
 // so startup skips compiling ~130 KB of JavaScript. The cache is written only by the build
 // (QGA_TS_WRITE_CODE_CACHE), never at run time; a missing or rejected cache just means a compile.
+// The npm package leaves the cache out ("files"): V8 accepts it only from the same Node release.
 'use strict';
 const fs = require('fs');
 const path = require('path');

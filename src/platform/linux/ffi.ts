@@ -1,6 +1,7 @@
 // koffi and libc, loaded on the first FFI call (the daemon makes one at startup, so that a broken
 // install stops it there, in words).
 import { createRequire } from 'node:module';
+import { standalone } from './standalone.ts';
 
 // koffi's own declarations are loose (pointers are bigint, values are whatever the prototype says).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,7 +20,7 @@ export function ffi(): { koffi: Koffi; libc: Lib } {
     if (failure !== undefined) throw failure;
     try {
       // createRequire is called here, not at import: it costs startup time.
-      const koffi = createRequire(import.meta.url)('koffi');
+      const koffi = standalone()?.koffi() ?? createRequire(import.meta.url)('koffi');
       cached = { koffi, libc: koffi.load('libc.so.6') };
     } catch (err) {
       const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];

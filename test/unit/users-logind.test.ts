@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { guestGetUsers } from '../../src/commands/users.ts';
 import { LOGIND_MAX_FILE_BYTES, LOGIND_MAX_SESSIONS, isLoginSession, loginTimeOf, parseLogindRecord } from '../../src/commands/users-logind.ts';
 import type { AgentContext } from '../../src/commands/context.ts';
 import { toJson } from '../../src/json/serialize.ts';
 
-const FIXTURES = path.join(import.meta.dirname, '../fixtures/logind');
+const FIXTURES = fileURLToPath(new URL('../fixtures/logind', import.meta.url));
 const users = (root: string) => guestGetUsers(undefined, { root } as AgentContext);
 
 // Oldest login first; alice once with her earliest session (8), erin named by her user record, gréta's

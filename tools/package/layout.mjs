@@ -21,7 +21,8 @@ export function stageCommon(root, { pkg, version, maintainer }) {
   install('README.md', join(doc, 'README.md'));
   for (const f of readdirSync('docs').filter((f) => f.endsWith('.md')).sort()) install(join('docs', f), join(doc, 'docs', f));
   put(join(doc, 'copyright'), readText(`${P}/debian/copyright`));
-  put(join(root, 'usr/share/lintian/overrides', pkg), fill(readText(`${P}/debian/lintian-overrides`), { PACKAGE: pkg }));
+  const overrides = readText(`${P}/debian/lintian-overrides`) + (pkg === 'qga-ts-standalone' ? readText(`${P}/debian/lintian-overrides-standalone`) : '');
+  put(join(root, 'usr/share/lintian/overrides', pkg), fill(overrides, { PACKAGE: pkg }));
   putGzip(join(doc, 'changelog.Debian.gz'), fill(readText(`${P}/debian/changelog`), { VERSION: version, MAINTAINER: maintainer }));
 }
 

@@ -151,6 +151,28 @@ describe('qapi generator: conditions', () => {
     assert.match(types, /export type S = \{\n {2}x: number \| bigint;\n {2}e: E;\n\};/);
   });
 
+  it('accepts downstream (__RFQDN_) names and generates identifiers and doc references for them', () => {
+    const s = loadSchemaText(
+      [
+        "##\n# @__io.qga-ts_Thing:\n#\n# See @__io.qga-ts_do-thing.\n#\n# @n: a number\n##",
+        "{ 'struct': '__io.qga-ts_Thing', 'data': { 'n': 'int' } }",
+        "##\n# @__io.qga-ts_do-thing:\n#\n# Returns @__io.qga-ts_Thing.\n#\n# @t: a thing\n##",
+        "{ 'command': '__io.qga-ts_do-thing', 'data': { 't': '__io.qga-ts_Thing' }, 'returns': '__io.qga-ts_Thing' }",
+      ].join('\n'),
+      't.json',
+    );
+    const r = generate(s, LINUX_TARGET, 't.json');
+    assert.deepEqual(r.commands.map((c) => c.name), ['__io.qga-ts_do-thing']);
+    const types = r.files.find((f) => f.name === 'qapi-types.ts')!.text;
+    assert.match(types, /export type __io_qga_ts_Thing = \{/);
+    assert.match(types, /export type IoQgaTsDoThingArgs = \{/);
+    // A reference to a downstream name is code in the JSDoc, not a tag starting at '@__io'.
+    assert.match(types, /See `__io.qga-ts_do-thing`\./);
+    assert.doesNotMatch(types, /@__io/);
+    const client = r.files.find((f) => f.name === 'qapi-client.ts')!.text;
+    assert.match(client, /ioQgaTsDoThing\(args: IoQgaTsDoThingArgs/);
+  });
+
   it('refuses a built definition that uses a type not built for the target', () => {
     const s = loadSchemaText(
       "{ 'struct': 'W', 'data': {}, 'if': 'CONFIG_WIN32' }\n{ 'command': 'c', 'data': { 'w': 'W' } }",

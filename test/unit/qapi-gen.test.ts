@@ -65,19 +65,18 @@ const LINUX_COMMANDS = [
 describe('qapi generator: Linux command set', () => {
   const result = generate(loadSchema(SCHEMA), LINUX_TARGET, 'schema/qga.json');
 
-  it('registers the 43 commands of facts §3.0, in order, with their success-response flags', () => {
+  it('registers the 43 commands of facts §3.0, in order, with their success-response flags, then the qga-ts extensions', () => {
     assert.equal(LINUX_COMMANDS.length, 43);
-    assert.deepEqual(
-      result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
-      LINUX_COMMANDS,
-    );
+    const names = result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`);
+    assert.deepEqual(names.slice(0, 43), LINUX_COMMANDS);
+    assert.ok(names.slice(43).every((n) => n.startsWith('__io.qga-ts_')), names.slice(43).join(' '));
     assert.deepEqual(result.skippedCommands, ['guest-get-devices']);
   });
 
   it('the committed commandTable is the same list', () => {
     assert.deepEqual(
       [...commandTable.values()].map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
-      LINUX_COMMANDS,
+      result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
     );
     for (const [name, desc] of commandTable) assert.equal(desc.name, name);
     assert.equal(commandTable.has('guest-get-devices'), false);

@@ -182,10 +182,13 @@ describe('daemon command line', () => {
     );
   });
 
-  it('-b help lists the commands in registration order', () => {
+  it('-b help lists the commands in registration order, the qga-ts extensions last', () => {
     const r = run(['-b', 'help']);
     assert.equal(r.status, 0);
-    assert.equal(r.stdout, REGISTRATION_ORDER.join('\n') + '\n');
+    const names = r.stdout.split('\n');
+    assert.equal(names.pop(), '');
+    assert.deepEqual(names.slice(0, REGISTRATION_ORDER.length), REGISTRATION_ORDER);
+    assert.ok(names.slice(REGISTRATION_ORDER.length).every((n) => n.startsWith('__io.qga-ts_')), r.stdout);
   });
 
   it('fails with qemu-ga texts on a bad channel', () => {

@@ -4,7 +4,32 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Agent, QGA_TS, type RawClient } from '../support/agent.ts';
+import { spawn } from 'node:child_process';
+import { Agent, QEMU_GA, QGA_TS, REPO, haveQemuGa, type RawClient } from '../support/agent.ts';
+
+const CLI = path.join(REPO, 'dist/client.js');
+
+interface Timed {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from the start to each piece of standard output. */
+  pieces: { ms: number; text: string }[];
+}
+
+/** Runs qga-client, noting when each piece of its standard output arrives. */
+function timedCli(sock: string, args: string[]): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, '--socket', sock, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pieces: { ms: number; text: string }[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => pieces.push({ ms: Date.now() - t0, text: d.toString() }));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: pieces.map((p) => p.text).join(''), stderr, pieces }));
+  });
+}
 
 async function call(c: RawClient, request: string): Promise<string> {
   c.send(request);
@@ -12,19 +37,27 @@ async function call(c: RawClient, request: string): Promise<string> {
   return line;
 }
 
-async function withAgent(args: string[], fn: (c: RawClient, agent: Agent) => Promise<void>): Promise<void> {
+/** A qga-ts agent for the duration of `fn` (which may connect: one client at a time). */
+async function withSocket(args: string[], fn: (agent: Agent) => Promise<void>): Promise<void> {
   const agent = await Agent.start(QGA_TS, { args });
   try {
+    await fn(agent);
+  } finally {
+    await agent.stop();
+    agent.cleanup();
+  }
+}
+
+/** The same, with a raw connection open. */
+function withAgent(args: string[], fn: (c: RawClient, agent: Agent) => Promise<void>): Promise<void> {
+  return withSocket(args, async (agent) => {
     const c = await agent.connect();
     try {
       await fn(c, agent);
     } finally {
       c.close();
     }
-  } finally {
-    await agent.stop();
-    agent.cleanup();
-  }
+  });
 }
 
 async function pollExited(c: RawClient, pid: string): Promise<string> {
@@ -81,5 +114,44 @@ describe('exec through the agent', () => {
       assert.equal(enabled['__io.qga-ts_guest-exec-output'], false);
       assert.equal(enabled['__io.qga-ts_guest-exec-signal'], true);
     });
+  });
+});
+
+describe('qga-client exec with the extensions, and without them (qemu-ga)', () => {
+  it("exec -- /bin/sh -c 'echo a; sleep 3; echo b' prints a within 2 s, then b, and exits 0", async () => {
+    await withSocket([], async (agent) => {
+      const r = await timedCli(agent.sock, ['exec', '--', '/bin/sh', '-c', 'echo a; sleep 3; echo b']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'a\nb\n');
+      assert.equal(r.pieces[0]!.text, 'a\n');
+      assert.ok(r.pieces[0]!.ms < 2000, `a came after ${r.pieces[0]!.ms} ms`);
+      assert.ok(r.pieces.at(-1)!.ms >= 3000, 'b came before the sleep ended');
+    });
+  });
+
+  it('exec --timeout kills the whole process group, background children included, and exits 124', async () => {
+    await withSocket([], async (agent) => {
+      const r = await timedCli(agent.sock, ['exec', '--timeout', '1', '--', '/bin/sh', '-c', 'sleep 30 & echo $!; wait']);
+      assert.equal(r.code, 124);
+      assert.match(r.stderr, /^qga-client: the guest process \d+ ran longer than 1 s: its process group was killed\n$/);
+      const bg = Number(r.stdout.trim());
+      assert.ok(bg > 0, r.stdout);
+      for (let i = 0; i < 200 && fs.existsSync(`/proc/${bg}`); i++) await new Promise((res) => setTimeout(res, 10));
+      assert.equal(fs.existsSync(`/proc/${bg}`), false, 'the background sleep survived');
+    });
+  });
+
+  it('exec falls back to guest-exec-status polling against qemu-ga: the same output, at the end', { skip: haveQemuGa ? false : `${QEMU_GA} is not installed` }, async () => {
+    const agent = await Agent.start([QEMU_GA]);
+    try {
+      const r = await timedCli(agent.sock, ['exec', '--', '/bin/sh', '-c', 'echo a; sleep 1; echo b >&2; exit 4']);
+      assert.equal(r.code, 4);
+      assert.equal(r.stdout, 'a\n');
+      assert.equal(r.stderr, 'b\n');
+      assert.ok(r.pieces[0]!.ms >= 1000, 'qemu-ga cannot stream: a comes with the exit status');
+    } finally {
+      await agent.stop();
+      agent.cleanup();
+    }
   });
 });

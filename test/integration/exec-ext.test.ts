@@ -141,6 +141,17 @@ describe('qga-client exec with the extensions, and without them (qemu-ga)', () =
     });
   });
 
+  it('exec uses plain guest-exec when guest-info or the extensions are blocked', async () => {
+    for (const blocked of ['guest-info', '__io.qga-ts_guest-exec-output']) {
+      await withSocket(['-b', blocked], async (agent) => {
+        const r = await timedCli(agent.sock, ['exec', '--', '/bin/sh', '-c', 'echo a; sleep 1; echo b']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, 'a\nb\n');
+        assert.ok(r.pieces[0]!.ms >= 1000, `${blocked} blocked: a came before the exit, so it was streamed`);
+      });
+    }
+  });
+
   it('exec falls back to guest-exec-status polling against qemu-ga: the same output, at the end', { skip: haveQemuGa ? false : `${QEMU_GA} is not installed` }, async () => {
     const agent = await Agent.start([QEMU_GA]);
     try {

@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     env,
     root: '/',
     sys,
+    execPolicy: { allow: config.execAllow, audit: config.execAudit },
   };
   startSystemServices(ctx);
   const dispatcher = new Dispatcher(commandTable, createHandlers() as never, filter, ctx, {

@@ -2,6 +2,7 @@
 // -D dump (facts §4.3). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
 import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
+import { parseExecAllow } from '../commands/exec-policy.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
 export const QGA_VIRTIO_PATH_DEFAULT = '/dev/virtio-ports/org.qemu.guest_agent.0';
@@ -36,6 +37,10 @@ export interface AgentConfig {
   dumpConf: boolean;
   /** qga-ts extension (`fsfreeze-timeout`, `--fsfreeze-timeout`): seconds before an automatic thaw; 0 = off. */
   fsfreezeTimeout: number;
+  /** qga-ts extension (`exec-allow`, `--exec-allow`): absolute paths guest-exec may start; null = any. */
+  execAllow: string[] | null;
+  /** qga-ts extension (`exec-audit`, `--exec-audit`): an audit record for every exec. */
+  execAudit: boolean;
 }
 
 /** The configuration while it is being built: the defaulted members may still be unset. */
@@ -60,6 +65,8 @@ export function newConfigDraft(): ConfigDraft {
     allowRpcs: [],
     dumpConf: false,
     fsfreezeTimeout: 0,
+    execAllow: null,
+    execAudit: false,
   };
 }
 
@@ -170,6 +177,14 @@ export function loadConfigFile(draft: ConfigDraft, path: string, required: boole
         draft.fsfreezeTimeout = r.value;
       }
     }
+    const execAllow = str('exec-allow');
+    if (execAllow !== undefined) {
+      const list = parseExecAllow(execAllow);
+      if ('error' in list) fail(list.error);
+      else draft.execAllow = list;
+    }
+    const execAudit = bool('exec-audit');
+    if (execAudit !== undefined) draft.execAudit = execAudit;
   }
 
   if (firstError !== undefined) {
@@ -188,6 +203,7 @@ export function applyDefaults(draft: ConfigDraft): AgentConfig {
     method: draft.method ?? 'virtio-serial',
     blockRpcs: [...draft.blockRpcs],
     allowRpcs: [...draft.allowRpcs],
+    execAllow: draft.execAllow === null ? null : [...draft.execAllow],
   };
 }
 
@@ -208,8 +224,8 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 }
 
 /**
- * qemu-ga's config_dump() output (facts §4.3), byte for byte. `fsfreeze-timeout` (our extension)
- * is added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
+ * qemu-ga's config_dump() output (facts §4.3), byte for byte. `fsfreeze-timeout`, `exec-allow` and
+ * `exec-audit` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {
   const entries: Array<[string, string]> = [];
@@ -228,5 +244,7 @@ export function dumpConfig(config: AgentConfig): string {
   str('block-rpcs', config.blockRpcs.join(','));
   str('allow-rpcs', config.allowRpcs.join(','));
   if (config.fsfreezeTimeout !== 0) entries.push(['fsfreeze-timeout', String(config.fsfreezeTimeout)]);
+  if (config.execAllow !== null) str('exec-allow', config.execAllow.join(','));
+  if (config.execAudit) entries.push(['exec-audit', 'true']);
   return keyFileToData([{ name: GROUP, entries }]);
 }

@@ -10,6 +10,7 @@ import { QGA_CONF_DEFAULT, QGA_FSFREEZE_HOOK_DEFAULT, QGA_PIDFILE_DEFAULT, QGA_S
   splitRpcList, type AgentConfig } from './config.ts';
 import { formatGLibMessage, glibConsoleIsUtf8, nowMicros } from './log.ts';
 import { QGA_FULL_VERSION, QGA_VERSION } from './version.ts';
+import { parseExecAllow } from '../commands/exec-policy.ts';
 
 /** A struct option entry: has_arg 0 (none), 1 (required), 2 (optional, `--name=value` only). */
 export interface LongOption {
@@ -41,6 +42,8 @@ export const QGA_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'statedir', hasArg: 1, val: 't' },
   { name: 'retry-path', hasArg: 0, val: 'r' },
   { name: 'fsfreeze-timeout', hasArg: 1, val: 'fsfreeze-timeout', exactOnly: true },
+  { name: 'exec-allow', hasArg: 1, val: 'exec-allow', exactOnly: true },
+  { name: 'exec-audit', hasArg: 0, val: 'exec-audit', exactOnly: true },
 ];
 
 /** One getopt_long() return: an option (val, optarg) or '?' with the diagnostic getopt printed. */
@@ -185,6 +188,12 @@ qga-ts, a reimplementation of the QEMU Guest Agent for Node.js
       --fsfreeze-timeout=SECONDS
                     qga-ts only: thaw automatically when filesystems stay
                     frozen longer than SECONDS (default is 0: never)
+      --exec-allow=PATHS
+                    qga-ts only: comma-separated absolute paths of the only
+                    programs guest-exec may start, compared after the PATH
+                    search (default: any program)
+      --exec-audit  qga-ts only: log every guest-exec (argv, pid, exit status
+                    or signal, duration) to syslog and the log file
   -t, --statedir    directory for the agent's state files (absolute path,
                     default is ${QGA_STATEDIR_DEFAULT})
   -v, --verbose     log everything, debugging messages included
@@ -322,6 +331,19 @@ export function parseCommandLine(args: readonly string[], ctx: ParseContext): Pa
         draft.fsfreezeTimeout = Number(arg);
         break;
       }
+      case 'exec-allow': {
+        const list = parseExecAllow(arg!);
+        if ('error' in list) {
+          stderr += `${ctx.argv0}: option '--exec-allow': ${list.error}\n`;
+          return exit(1);
+        }
+        // Several --exec-allow options add up.
+        draft.execAllow = [...(draft.execAllow ?? []), ...list];
+        break;
+      }
+      case 'exec-audit':
+        draft.execAudit = true;
+        break;
       default:
         // -c was pass 1's; -s (Windows service control) is accepted and ignored on Linux.
         break;

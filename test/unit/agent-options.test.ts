@@ -148,7 +148,7 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([]), {
       daemonize: false, method: 'virtio-serial', channelPath: null, logFile: null, pidFile: '/var/run/qemu-ga.pid',
       fsfreezeHook: null, stateDir: '/var/run', verbose: false, retryPath: false, blockRpcs: [], allowRpcs: [],
-      dumpConf: false, fsfreezeTimeout: 0,
+      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false,
     });
   });
 
@@ -169,6 +169,16 @@ describe('parseCommandLine', () => {
     const r = parse(['--fsfreeze-timeout', 'soon']);
     assert.equal(r.kind === 'exit' && r.code, 1);
     assert.match(r.kind === 'exit' ? r.stderr : '', /fsfreeze-timeout/);
+  });
+
+  it('--exec-allow adds up absolute, normalised paths; --exec-audit; both exact-only', () => {
+    const c = run(['--exec-allow=/usr/bin/uname,/bin//sh', '--exec-allow', '/usr/bin/id', '--exec-audit']);
+    assert.deepEqual([c.execAllow, c.execAudit], [['/usr/bin/uname', '/bin/sh', '/usr/bin/id'], true]);
+    assert.deepEqual(run(['--exec-allow=']).execAllow, []);
+    const r = parse(['--exec-allow=uname']);
+    assert.equal(r.kind === 'exit' && r.code, 1);
+    assert.equal(r.kind === 'exit' ? r.stderr : '', `${ARGV0}: option '--exec-allow': exec-allow entries must be absolute paths, not 'uname'\n`);
+    assert.equal(parse(['--exec-a']).kind, 'exit');
   });
 
   it('stores each list string reversed and accumulates them in order', () => {

@@ -163,7 +163,8 @@ describe('generated client surface', () => {
     assert.equal(methods.length, commandTable.size);
     assert.deepEqual(Object.keys(commandShapes), [...commandTable.keys()]);
     for (const name of commandTable.keys()) {
-      const method = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      // Downstream (__RFQDN_) names lose their prefix punctuation: __io.qga-ts_guest-exec → ioQgaTsGuestExec.
+      const method = name.startsWith('__') ? clientMethodName(name) : name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
       assert.ok(methods.includes(method), method);
       assert.equal(commandShapes[name as keyof typeof commandShapes].successResponse, commandTable.get(name)!.successResponse);
     }

@@ -39,3 +39,23 @@ describe('exclude-interfaces', () => {
     });
   });
 });
+
+describe('file stat and directory listing', () => {
+  it('are listed in guest-info, answer on the wire, and -b blocks them', async () => {
+    await withAgent(['-b', '__io.qga-ts_guest-dir-list'], async (agent) => {
+      const c = await agent.connect();
+      const info = JSON.parse(await call(c, '{"execute":"guest-info"}')).return;
+      const enabled = Object.fromEntries(info.supported_commands.map((x: { name: string; enabled: boolean }) => [x.name, x.enabled]));
+      assert.equal(enabled['__io.qga-ts_guest-file-stat'], true);
+      assert.equal(enabled['__io.qga-ts_guest-dir-list'], false);
+      assert.equal(
+        await call(c, '{"execute":"__io.qga-ts_guest-dir-list","arguments":{"path":"/"}}'),
+        '{"error": {"class": "CommandNotFound", "desc": "Command __io.qga-ts_guest-dir-list has been disabled: the command is not allowed"}}',
+      );
+      const st = JSON.parse(await call(c, `{"execute":"__io.qga-ts_guest-file-stat","arguments":{"path":"${agent.sock}"}}`)).return;
+      assert.equal(st.type, 'socket');
+      assert.match(await call(c, '{"execute":"__io.qga-ts_guest-file-stat","arguments":{"path":"/", "bogus": 1}}'), /Parameter 'bogus' is unexpected/);
+      c.close();
+    });
+  });
+});

@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     env,
     root: '/',
     sys,
+    execPolicy: { allow: config.execAllow, audit: config.execAudit },
     excludeInterfaces: new GlobList(config.excludeInterfaces),
   };
   startSystemServices(ctx);

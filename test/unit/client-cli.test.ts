@@ -5,6 +5,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeAgent, type Handler } from './client-fake-agent.ts';
@@ -144,7 +147,7 @@ describe('qga-client: errors', () => {
   it('a timeout: exit 1 with the command and the time', async () => {
     const r = await withAgent((q) => (q.command === 'guest-get-osinfo' ? [{ delay: 600 }, { return: {} }] : undefined), ['--timeout', '0.2', 'osinfo']);
     assert.equal(r.run.code, 1);
-    assert.equal(r.run.stderr, 'qga-client: guest-get-osinfo: no answer within 0.2 s\n');
+    assert.match(r.run.stderr, /^qga-client: guest-get-osinfo: no answer within 0\.2 s \(is the agent still running in the guest\? .*longer --timeout\)\n$/);
   });
 
   it('no socket: exit 2; an absent socket: exit 1', async () => {
@@ -153,7 +156,45 @@ describe('qga-client: errors', () => {
     assert.match(r.stderr, /no agent socket: give --socket PATH or set QGA_CLIENT_ADDRESS/);
     r = await runCli(['--socket', '/nonexistent/x.sock', 'ping']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^qga-client: cannot connect to \/nonexistent\/x.sock: connect ENOENT/);
+    assert.match(r.stderr, /^qga-client: no agent socket at \/nonexistent\/x.sock \(is the agent running\? /);
+    assert.doesNotMatch(r.stderr, /ENOENT/);
+  });
+
+  it('connection failures say what is wrong and what to try, without raw codes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-cli-'));
+    try {
+      let r = await runCli(['ping', '--socket', dir]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `qga-client: ${dir} is a directory, not a socket (give the agent's socket with --socket)\n`);
+      const file = path.join(dir, 'file');
+      fs.writeFileSync(file, '');
+      r = await runCli(['ping', '--socket', file]);
+      assert.match(r.stderr, /is a regular file, not a socket/);
+      // A socket file nobody listens on any more (an agent that was killed).
+      const stale = path.join(dir, 'stale.sock');
+      const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      await once(killed, 'close');
+      assert.ok(fs.existsSync(stale));
+      r = await runCli(['ping', '--socket', stale]);
+      assert.match(r.stderr, /^qga-client: nothing is listening on .*stale\.sock \(the socket file is there but no agent has it open/);
+      for (const text of [r.stderr]) assert.doesNotMatch(text, /ECONNREFUSED|ENOENT|EISDIR/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('get to a directory says it is a directory', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-cli-'));
+    try {
+      const h: Handler = (q) =>
+        q.command === 'guest-file-open' ? { return: 1000n } : q.command === 'guest-file-close' ? { return: {} } : q.command === 'guest-file-read' ? { return: { count: 0n, 'buf-b64': '', eof: true } } : undefined;
+      const r = await withAgent(h, ['get', '--verify', 'none', '/etc/hostname', dir]);
+      assert.equal(r.run.code, 1);
+      assert.match(r.run.stderr, new RegExp(`^qga-client: ${dir}: is a directory`));
+      assert.doesNotMatch(r.run.stderr, /EISDIR/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('QGA_CLIENT_ADDRESS is the default socket', async () => {
@@ -161,6 +202,57 @@ describe('qga-client: errors', () => {
     const r = await runCli(['ping'], { env: { QGA_CLIENT_ADDRESS: agent.sock } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'ok\n');
+  });
+
+  it('global options after the verb; --version', async () => {
+    handler = () => undefined;
+    let r = await runCli(['ping', '--socket', agent.sock]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ok\n');
+    r = await runCli(['ping', '-s', agent.sock, '--json']);
+    assert.equal(r.stdout, '{}\n');
+    // After the verb, a global option can also override the one before it.
+    r = await runCli(['--socket', '/nonexistent/x.sock', 'ping', `--socket=${agent.sock}`]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const args of [['--version'], ['-V'], ['ping', '--version']]) {
+      r = await runCli(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /^qga-client \(qga-ts\) \d+\.\d+\.\d+\n$/);
+    }
+  });
+
+  it('exec: --timeout after the verb is exec\'s own; the global one goes before the verb', async () => {
+    let n = 0;
+    const h: Handler = (q) => (q.command === 'guest-exec' ? { return: { pid: 7n } } : q.command === 'guest-exec-status' ? (++n > 1_000_000 ? { return: { exited: true } } : { return: { exited: false } }) : undefined);
+    const r = await withAgent(h, ['--timeout', '5', 'exec', '--timeout', '0.2', '--json', 'sleep', '9']);
+    assert.equal(r.run.code, 124, r.run.stderr);
+  });
+
+  it('users: says so when nobody is logged in', async () => {
+    let r = await withAgent((q) => (q.command === 'guest-get-users' ? { return: [] } : undefined), ['users']);
+    assert.equal(r.run.code, 0, r.run.stderr);
+    assert.equal(r.run.stdout, 'nobody is logged in\n');
+    r = await withAgent((q) => (q.command === 'guest-get-users' ? { return: [] } : undefined), ['users', '--json']);
+    assert.equal(r.run.stdout, '[]\n');
+  });
+
+  it('usage errors say what is wrong and point to that verb\'s help', async () => {
+    const cases: [string[], RegExp, string][] = [
+      [['--socket', '/x', 'get', 'a'], /^qga-client: get: missing arguments \(usage: qga-client get GUEST_PATH LOCAL_PATH\)\n/, 'get'],
+      [['ping', '--sockt', '/x'], /^qga-client: ping: unknown option '--sockt'\n/, 'ping'],
+      [['ping', '--socket'], /^qga-client: ping: option '--socket' needs a value \(PATH\)\n/, 'ping'],
+      [['ping', '--json=yes'], /^qga-client: ping: option '--json' takes no value\n/, 'ping'],
+      [['--socket', '/x', 'put', '--window', '0', 'a', 'b'], /^qga-client: invalid --window '0' \(1 to 64\)\n/, 'put'],
+      [['--socket', '/x', 'suspend', 'deep'], /^qga-client: invalid suspend mode 'deep'/, 'suspend'],
+      [['--bogus', 'ping'], /^qga-client: unknown option '--bogus'\n/, ''],
+      [['frobnicate'], /^qga-client: unknown verb 'frobnicate'\n/, ''],
+    ];
+    for (const [args, message, verb] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+      assert.ok(r.stderr.endsWith(`Try 'qga-client ${verb === '' ? '' : `${verb} `}--help'.\n`), `${args.join(' ')}: ${r.stderr}`);
+    }
   });
 
   it('usage errors exit 2', async () => {

@@ -21,6 +21,7 @@ import { IsaSerialTransport } from './transport/isa-serial.ts';
 import { VsockListenTransport } from './transport/vsock-listen.ts';
 import { exitNow } from './platform/linux/exit.ts';
 import { noteActivity } from './commands/gc-hint.ts';
+import { GlobList } from './commands/fnmatch.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
     root: '/',
     sys,
     execPolicy: { allow: config.execAllow, audit: config.execAudit },
+    excludeInterfaces: new GlobList(config.excludeInterfaces),
   };
   startSystemServices(ctx);
   const dispatcher = new Dispatcher(commandTable, createHandlers() as never, filter, ctx, {

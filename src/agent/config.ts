@@ -3,6 +3,7 @@
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
 import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from './keyfile.ts';
 import { parseExecAllow } from '../commands/exec-policy.ts';
+import { GlobError, globToRegExp } from '../commands/fnmatch.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
 export const QGA_VIRTIO_PATH_DEFAULT = '/dev/virtio-ports/org.qemu.guest_agent.0';
@@ -41,6 +42,8 @@ export interface AgentConfig {
   execAllow: string[] | null;
   /** qga-ts extension (`exec-audit`, `--exec-audit`): an audit record for every exec. */
   execAudit: boolean;
+  /** qga-ts extension (`exclude-interfaces`, `--exclude-interfaces`): glob patterns of interface names to leave out. */
+  excludeInterfaces: string[];
 }
 
 /** The configuration while it is being built: the defaulted members may still be unset. */
@@ -67,6 +70,7 @@ export function newConfigDraft(): ConfigDraft {
     fsfreezeTimeout: 0,
     execAllow: null,
     execAudit: false,
+    excludeInterfaces: [],
   };
 }
 
@@ -77,6 +81,23 @@ export function newConfigDraft(): ConfigDraft {
 export function splitRpcList(s: string): string[] {
   if (s === '') return [];
   return s.split(',').reverse();
+}
+
+/**
+ * An `exclude-interfaces` value: comma-separated glob patterns (empty items dropped). Returns the
+ * patterns, or the words saying which one cannot be used.
+ */
+export function parsePatternList(s: string): { patterns: string[] } | { error: string } {
+  const patterns = s.split(',').filter((p) => p !== '');
+  for (const p of patterns) {
+    try {
+      globToRegExp(p);
+    } catch (err) {
+      if (!(err instanceof GlobError)) throw err;
+      return { error: `pattern '${p}': ${err.message}` };
+    }
+  }
+  return { patterns };
 }
 
 /** A message for the GLib default log handler (the agent's own handler is not installed yet). */
@@ -185,6 +206,12 @@ export function loadConfigFile(draft: ConfigDraft, path: string, required: boole
     }
     const execAudit = bool('exec-audit');
     if (execAudit !== undefined) draft.execAudit = execAudit;
+    const exclude = str('exclude-interfaces');
+    if (exclude !== undefined) {
+      const r = parsePatternList(exclude);
+      if ('error' in r) fail(`exclude-interfaces: ${r.error}`);
+      else draft.excludeInterfaces.push(...r.patterns);
+    }
   }
 
   if (firstError !== undefined) {
@@ -204,6 +231,7 @@ export function applyDefaults(draft: ConfigDraft): AgentConfig {
     blockRpcs: [...draft.blockRpcs],
     allowRpcs: [...draft.allowRpcs],
     execAllow: draft.execAllow === null ? null : [...draft.execAllow],
+    excludeInterfaces: [...draft.excludeInterfaces],
   };
 }
 
@@ -224,8 +252,8 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 }
 
 /**
- * qemu-ga's config_dump() output (facts §4.3), byte for byte. `fsfreeze-timeout`, `exec-allow` and
- * `exec-audit` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
+ * qemu-ga's config_dump() output (facts §4.3), byte for byte. `fsfreeze-timeout`, `exec-allow`,
+ * `exec-audit` and `exclude-interfaces` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {
   const entries: Array<[string, string]> = [];
@@ -246,5 +274,6 @@ export function dumpConfig(config: AgentConfig): string {
   if (config.fsfreezeTimeout !== 0) entries.push(['fsfreeze-timeout', String(config.fsfreezeTimeout)]);
   if (config.execAllow !== null) str('exec-allow', config.execAllow.join(','));
   if (config.execAudit) entries.push(['exec-audit', 'true']);
+  if (config.excludeInterfaces.length > 0) str('exclude-interfaces', config.excludeInterfaces.join(','));
   return keyFileToData([{ name: GROUP, entries }]);
 }

@@ -7,7 +7,7 @@
 // parses twice) is the product here, and no well-kept npm parser reproduces it.
 import { QGA_CONF_DEFAULT, QGA_FSFREEZE_HOOK_DEFAULT, QGA_PIDFILE_DEFAULT, QGA_SERIAL_PATH_DEFAULT,
   QGA_STATEDIR_DEFAULT, QGA_VIRTIO_PATH_DEFAULT, applyDefaults, loadConfigFile, newConfigDraft,
-  splitRpcList, type AgentConfig } from './config.ts';
+  parsePatternList, splitRpcList, type AgentConfig } from './config.ts';
 import { formatGLibMessage, glibConsoleIsUtf8, nowMicros } from './log.ts';
 import { QGA_FULL_VERSION, QGA_VERSION } from './version.ts';
 import { parseExecAllow } from '../commands/exec-policy.ts';
@@ -44,6 +44,7 @@ export const QGA_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'fsfreeze-timeout', hasArg: 1, val: 'fsfreeze-timeout', exactOnly: true },
   { name: 'exec-allow', hasArg: 1, val: 'exec-allow', exactOnly: true },
   { name: 'exec-audit', hasArg: 0, val: 'exec-audit', exactOnly: true },
+  { name: 'exclude-interfaces', hasArg: 1, val: 'exclude-interfaces', exactOnly: true },
 ];
 
 /** One getopt_long() return: an option (val, optarg) or '?' with the diagnostic getopt printed. */
@@ -194,6 +195,10 @@ qga-ts, a reimplementation of the QEMU Guest Agent for Node.js
                     search (default: any program)
       --exec-audit  qga-ts only: log every guest-exec (argv, pid, exit status
                     or signal, duration) to syslog and the log file
+      --exclude-interfaces=PATTERNS
+                    qga-ts only: comma-separated glob patterns of interface
+                    names that guest-network-get-interfaces leaves out (for
+                    example: --exclude-interfaces='veth*,docker*,br-*')
   -t, --statedir    directory for the agent's state files (absolute path,
                     default is ${QGA_STATEDIR_DEFAULT})
   -v, --verbose     log everything, debugging messages included
@@ -344,6 +349,15 @@ export function parseCommandLine(args: readonly string[], ctx: ParseContext): Pa
       case 'exec-audit':
         draft.execAudit = true;
         break;
+      case 'exclude-interfaces': {
+        const r = parsePatternList(arg!);
+        if ('error' in r) {
+          stderr += `${ctx.argv0}: option '--exclude-interfaces': ${r.error}\n`;
+          return exit(1);
+        }
+        draft.excludeInterfaces.push(...r.patterns);
+        break;
+      }
       default:
         // -c was pass 1's; -s (Windows service control) is accepted and ignored on Linux.
         break;

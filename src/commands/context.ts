@@ -7,6 +7,7 @@ import type { FsIoctl } from '../platform/linux/fsioctl.ts';
 import type { SetTimeOfDay } from '../platform/linux/clock.ts';
 import type { PasswdLookup } from '../platform/linux/passwd.ts';
 import type { ExecPolicy } from './exec-policy.ts';
+import type { GlobList } from './fnmatch.ts';
 
 export interface AgentLog {
   error(message: string): void;
@@ -30,6 +31,8 @@ export interface AgentContext {
   readonly env: NodeJS.ProcessEnv;
   /** Root under which /proc, /sys, /etc, /dev and /run are read (tests point it at fixtures). */
   readonly root: string;
+  /** qga-ts extension (`exclude-interfaces`): interfaces guest-network-get-interfaces leaves out; none when absent. */
+  readonly excludeInterfaces?: GlobList;
   /**
    * The system-control services (fsfreeze, fstrim, power, clock, vCPUs, memory, accounts, ssh keys).
    * Without them those commands answer qemu-ga's unsupported error: a context that was not given the

@@ -7,6 +7,7 @@ import { bytesToText } from '../platform/linux/mounts.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import { sscanf } from '../platform/linux/scanf.ts';
 import type { AgentContext } from './context.ts';
+import type { GlobList } from './fnmatch.ts';
 import { getlines, readBytes, withErrno } from './inventory-common.ts';
 
 /** Where the interface walk gets its facts; tests substitute recorded data. */
@@ -94,14 +95,18 @@ export function parseProcNetDev(text: string): Map<string, GuestNetworkInterface
   return stats;
 }
 
-/** The interface list from a NetSource, in getifaddrs() order of first appearance. */
-export function networkInterfaces(src: NetSource): GuestNetworkInterface[] {
+/**
+ * The interface list from a NetSource, in getifaddrs() order of first appearance, without the interfaces
+ * whose name matches `exclude` (qga-ts extension; they are not even asked for their hardware address).
+ */
+export function networkInterfaces(src: NetSource, exclude?: GlobList): GuestNetworkInterface[] {
   let entries: IfAddrEntry[];
   try {
     entries = src.ifaddrs();
   } catch (err) {
     throw genericError(withErrno('getifaddrs failed', err));
   }
+  if (exclude !== undefined && !exclude.empty) entries = entries.filter((e) => !exclude.matches(bytesToText(e.name)));
   const byName = new Map<string, GuestNetworkInterface>();
   const result: GuestNetworkInterface[] = [];
   let hw: ReturnType<NetSource['openHwAddr']> | undefined;
@@ -157,7 +162,7 @@ export function networkInterfaces(src: NetSource): GuestNetworkInterface[] {
 }
 
 export function guestNetworkGetInterfaces(_args: unknown, ctx: AgentContext): GuestNetworkInterface[] {
-  return networkInterfaces(liveNetSource(ctx.root));
+  return networkInterfaces(liveNetSource(ctx.root), ctx.excludeInterfaces);
 }
 
 /** hex_to_ip_address() for IPv6: 16 "%02hhx" bytes of the text, or undefined when one does not parse. */

@@ -1,11 +1,13 @@
 // guest-get-users (facts §3.20): USER_PROCESS records of utmp, read directly in glibc's x86_64/aarch64
 // struct utmp layout (384 bytes per record) instead of getutxent(); one entry per user name in order of
-// first appearance, with the earliest login time.
+// first appearance, with the earliest login time. qga-ts extension: with no utmp logins (no utmp file, or
+// none of its records a login), systemd-logind's session records answer instead (users-logind.ts).
 import type { GuestUser } from '../generated/qapi-types.ts';
 import * as fs from 'node:fs';
 import { decodeCString } from '../json/utf8.ts';
 import { rooted } from '../platform/linux/paths.ts';
 import type { AgentContext } from './context.ts';
+import { logindSessions, usersFromLogind } from './users-logind.ts';
 
 /** glibc's _PATH_UTMP. */
 export const UTMP_PATH = '/var/run/utmp';
@@ -43,13 +45,17 @@ export function usersFromUtmp(data: Buffer): GuestUser[] {
   return result;
 }
 
-export function guestGetUsers(_args: unknown, ctx: AgentContext): GuestUser[] {
-  let data: Buffer;
+/** qemu-ga's answer: the users of utmp's login records under `root`. */
+export function utmpUsers(root: string): GuestUser[] {
   try {
-    data = fs.readFileSync(rooted(ctx.root, UTMP_PATH));
+    return usersFromUtmp(fs.readFileSync(rooted(root, UTMP_PATH)));
   } catch {
     // getutxent() finds no file: no users, no error.
     return [];
   }
-  return usersFromUtmp(data);
+}
+
+export function guestGetUsers(_args: unknown, ctx: AgentContext): GuestUser[] {
+  const users = utmpUsers(ctx.root);
+  return users.length > 0 ? users : usersFromLogind(logindSessions(ctx.root));
 }

@@ -590,6 +590,59 @@ export type __io_qga_ts_GuestExecOutput = {
   truncated: boolean;
 };
 
+export type __io_qga_ts_GuestFileType = T.__io_qga_ts_GuestFileType;
+
+/**
+ * What stat(2) says about a file.
+ *
+ * QAPI struct '__io.qga-ts_GuestFileStat', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestFileStat = {
+  /** the kind of file */
+  type: __io_qga_ts_GuestFileType;
+  /** the size in bytes (for a symlink, the length of its target) */
+  size: bigint;
+  /**
+   * the permission bits, setuid, setgid and sticky included
+   * (st_mode & 07777)
+   */
+  mode: bigint;
+  /** the owner's user id */
+  uid: bigint;
+  /** the owner's group id */
+  gid: bigint;
+  /** the number of hard links */
+  nlink: bigint;
+  /** the last access, in nanoseconds since the epoch */
+  'atime-ns': bigint;
+  /** the last modification, in nanoseconds since the epoch */
+  'mtime-ns': bigint;
+  /** the last status change, in nanoseconds since the epoch */
+  'ctime-ns': bigint;
+  /** the target of a symbolic link (only for `symlink`) */
+  'link-target'?: string;
+};
+
+export type __io_qga_ts_GuestDirEntry = T.__io_qga_ts_GuestDirEntry;
+
+/**
+ * One page of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirList', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirList = {
+  /**
+   * the entries, in the directory's own order, without "."
+   * and ".."
+   */
+  entries: __io_qga_ts_GuestDirEntry[];
+  /**
+   * where the next page starts (pass it as `offset`);
+   * absent when this page reached the end of the directory
+   */
+  'next-offset'?: bigint;
+};
+
 // ---- argument types ----
 
 /** Arguments of `guest-sync-delimited`; integers may be numbers or bigints. */
@@ -862,6 +915,36 @@ export type IoQgaTsGuestExecInputArgs = {
   close?: boolean;
 };
 
+/** Arguments of `__io.qga-ts_guest-file-stat`; integers may be numbers or bigints. */
+export type IoQgaTsGuestFileStatArgs = {
+  /** the absolute path of the file */
+  path: string;
+  /**
+   * describe what a final symbolic link points to
+   * instead of the link itself (default false)
+   */
+  'follow-symlinks'?: boolean;
+};
+
+/** Arguments of `__io.qga-ts_guest-dir-list`; integers may be numbers or bigints. */
+export type IoQgaTsGuestDirListArgs = {
+  /**
+   * the absolute path of the directory (a final symbolic link
+   * is followed)
+   */
+  path: string;
+  /**
+   * how many entries to skip, in the directory's order
+   * (default 0)
+   */
+  offset?: number | bigint;
+  /**
+   * the most entries to return, 1 to 100000
+   * (default 1000)
+   */
+  'max-entries'?: number | bigint;
+};
+
 // ---- command tables ----
 
 export type ClientCommandName = CommandName;
@@ -915,6 +998,8 @@ export interface ClientCommandArgs {
   '__io.qga-ts_guest-exec-output': IoQgaTsGuestExecOutputArgs;
   '__io.qga-ts_guest-exec-signal': IoQgaTsGuestExecSignalArgs;
   '__io.qga-ts_guest-exec-input': IoQgaTsGuestExecInputArgs;
+  '__io.qga-ts_guest-file-stat': IoQgaTsGuestFileStatArgs;
+  '__io.qga-ts_guest-dir-list': IoQgaTsGuestDirListArgs;
 }
 
 /** What each command resolves with on the client (void: no return value). */
@@ -966,6 +1051,8 @@ export interface ClientCommandReplies {
   '__io.qga-ts_guest-exec-output': __io_qga_ts_GuestExecOutput;
   '__io.qga-ts_guest-exec-signal': void;
   '__io.qga-ts_guest-exec-input': void;
+  '__io.qga-ts_guest-file-stat': __io_qga_ts_GuestFileStat;
+  '__io.qga-ts_guest-dir-list': __io_qga_ts_GuestDirList;
 }
 
 // ---- shapes, for the schema-driven converter ----
@@ -1043,6 +1130,10 @@ export const typeShapes: { readonly [name: string]: TypeShape } = {
   GuestNetworkRoute: { kind: 'struct', members: [['iface', 'str', false], ['destination', 'str', false], ['metric', 'int', false], ['gateway', 'str', true], ['mask', 'str', true], ['irtt', 'int', true], ['flags', 'uint64', true], ['refcnt', 'int', true], ['use', 'int', true], ['window', 'int', true], ['mtu', 'int', true], ['desprefixlen', 'str', true], ['source', 'str', true], ['srcprefixlen', 'str', true], ['nexthop', 'str', true], ['version', 'int', false]] },
   '__io.qga-ts_GuestExecStream': { kind: 'enum', values: ['stdout', 'stderr'] },
   '__io.qga-ts_GuestExecOutput': { kind: 'struct', members: [['data', 'str', false], ['next-offset', 'int', false], ['eof', 'bool', false], ['truncated', 'bool', false]] },
+  '__io.qga-ts_GuestFileType': { kind: 'enum', values: ['file', 'directory', 'symlink', 'char-device', 'block-device', 'fifo', 'socket', 'unknown'] },
+  '__io.qga-ts_GuestFileStat': { kind: 'struct', members: [['type', '__io.qga-ts_GuestFileType', false], ['size', 'int', false], ['mode', 'int', false], ['uid', 'int', false], ['gid', 'int', false], ['nlink', 'int', false], ['atime-ns', 'int', false], ['mtime-ns', 'int', false], ['ctime-ns', 'int', false], ['link-target', 'str', true]] },
+  '__io.qga-ts_GuestDirEntry': { kind: 'struct', members: [['name', 'str', false], ['stat', '__io.qga-ts_GuestFileStat', true]] },
+  '__io.qga-ts_GuestDirList': { kind: 'struct', members: [['entries', ['__io.qga-ts_GuestDirEntry'], false], ['next-offset', 'int', true]] },
 };
 
 /** Every command built for the target, in registration order. */
@@ -1094,6 +1185,8 @@ export const commandShapes: { readonly [name in ClientCommandName]: CommandShape
   '__io.qga-ts_guest-exec-output': { args: [['pid', 'int', false], ['stream', '__io.qga-ts_GuestExecStream', false], ['offset', 'int', true], ['max-bytes', 'int', true]], returns: '__io.qga-ts_GuestExecOutput', successResponse: true },
   '__io.qga-ts_guest-exec-signal': { args: [['pid', 'int', false], ['signal', 'int', true], ['group', 'bool', true]], returns: null, successResponse: true },
   '__io.qga-ts_guest-exec-input': { args: [['pid', 'int', false], ['data', 'str', true], ['close', 'bool', true]], returns: null, successResponse: true },
+  '__io.qga-ts_guest-file-stat': { args: [['path', 'str', false], ['follow-symlinks', 'bool', true]], returns: '__io.qga-ts_GuestFileStat', successResponse: true },
+  '__io.qga-ts_guest-dir-list': { args: [['path', 'str', false], ['offset', 'int', true], ['max-entries', 'int', true]], returns: '__io.qga-ts_GuestDirList', successResponse: true },
 };
 
 // ---- the typed methods ----
@@ -1647,5 +1740,25 @@ export abstract class QgaCommands<O = undefined> {
    */
   ioQgaTsGuestExecInput(args: IoQgaTsGuestExecInputArgs, options?: O): Promise<void> {
     return this.invoke('__io.qga-ts_guest-exec-input', args, options) as Promise<void>;
+  }
+
+  /**
+   * Describe a file without opening it.
+   *
+   * QAPI command '__io.qga-ts_guest-file-stat', since qga-ts 0.1.
+   */
+  ioQgaTsGuestFileStat(args: IoQgaTsGuestFileStatArgs, options?: O): Promise<__io_qga_ts_GuestFileStat> {
+    return this.invoke('__io.qga-ts_guest-file-stat', args, options) as Promise<__io_qga_ts_GuestFileStat>;
+  }
+
+  /**
+   * List a directory, one page at a time.  A page ends after
+   * `max-entries` entries, or earlier so that the reply stays under
+   * 1 MiB; `next-offset` then says where to go on.
+   *
+   * QAPI command '__io.qga-ts_guest-dir-list', since qga-ts 0.1.
+   */
+  ioQgaTsGuestDirList(args: IoQgaTsGuestDirListArgs, options?: O): Promise<__io_qga_ts_GuestDirList> {
+    return this.invoke('__io.qga-ts_guest-dir-list', args, options) as Promise<__io_qga_ts_GuestDirList>;
   }
 }

@@ -905,6 +905,86 @@ export type __io_qga_ts_GuestExecOutput = {
   truncated: boolean;
 };
 
+/**
+ * What kind of file a path names.
+ *
+ * QAPI enum '__io.qga-ts_GuestFileType', since qga-ts 0.1.
+ * - `file`: a regular file
+ * - `directory`: a directory
+ * - `symlink`: a symbolic link
+ * - `char-device`: a character device
+ * - `block-device`: a block device
+ * - `fifo`: a named pipe
+ * - `socket`: a unix-domain socket
+ * - `unknown`: none of the above
+ */
+export type __io_qga_ts_GuestFileType = 'file' | 'directory' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
+export const __io_qga_ts_GuestFileTypeValues: readonly __io_qga_ts_GuestFileType[] = ['file', 'directory', 'symlink', 'char-device', 'block-device', 'fifo', 'socket', 'unknown'];
+
+/**
+ * What stat(2) says about a file.
+ *
+ * QAPI struct '__io.qga-ts_GuestFileStat', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestFileStat = {
+  /** the kind of file */
+  type: __io_qga_ts_GuestFileType;
+  /** the size in bytes (for a symlink, the length of its target) */
+  size: number | bigint;
+  /**
+   * the permission bits, setuid, setgid and sticky included
+   * (st_mode & 07777)
+   */
+  mode: number | bigint;
+  /** the owner's user id */
+  uid: number | bigint;
+  /** the owner's group id */
+  gid: number | bigint;
+  /** the number of hard links */
+  nlink: number | bigint;
+  /** the last access, in nanoseconds since the epoch */
+  'atime-ns': number | bigint;
+  /** the last modification, in nanoseconds since the epoch */
+  'mtime-ns': number | bigint;
+  /** the last status change, in nanoseconds since the epoch */
+  'ctime-ns': number | bigint;
+  /** the target of a symbolic link (only for `symlink`) */
+  'link-target'?: string;
+};
+
+/**
+ * One entry of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirEntry', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirEntry = {
+  /** the entry's name (bytes that are not UTF-8 become U+FFFD) */
+  name: string;
+  /**
+   * what lstat(2) says about the entry; absent when the entry
+   * went away while it was listed
+   */
+  stat?: __io_qga_ts_GuestFileStat;
+};
+
+/**
+ * One page of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirList', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirList = {
+  /**
+   * the entries, in the directory's own order, without "."
+   * and ".."
+   */
+  entries: __io_qga_ts_GuestDirEntry[];
+  /**
+   * where the next page starts (pass it as `offset`);
+   * absent when this page reached the end of the directory
+   */
+  'next-offset'?: number | bigint;
+};
+
 // ---- commands ----
 
 /** Arguments of `guest-sync-delimited`. */
@@ -1339,3 +1419,37 @@ export type IoQgaTsGuestExecInputArgs = {
 };
 /** What `__io.qga-ts_guest-exec-input` returns. */
 export type IoQgaTsGuestExecInputReturn = Record<string, never>;
+
+/** Arguments of `__io.qga-ts_guest-file-stat`. */
+export type IoQgaTsGuestFileStatArgs = {
+  /** the absolute path of the file */
+  path: string;
+  /**
+   * describe what a final symbolic link points to
+   * instead of the link itself (default false)
+   */
+  'follow-symlinks'?: boolean;
+};
+/** What `__io.qga-ts_guest-file-stat` returns. */
+export type IoQgaTsGuestFileStatReturn = __io_qga_ts_GuestFileStat;
+
+/** Arguments of `__io.qga-ts_guest-dir-list`. */
+export type IoQgaTsGuestDirListArgs = {
+  /**
+   * the absolute path of the directory (a final symbolic link
+   * is followed)
+   */
+  path: string;
+  /**
+   * how many entries to skip, in the directory's order
+   * (default 0)
+   */
+  offset?: bigint;
+  /**
+   * the most entries to return, 1 to 100000
+   * (default 1000)
+   */
+  'max-entries'?: bigint;
+};
+/** What `__io.qga-ts_guest-dir-list` returns. */
+export type IoQgaTsGuestDirListReturn = __io_qga_ts_GuestDirList;

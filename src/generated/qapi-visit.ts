@@ -774,3 +774,43 @@ export function visitIoQgaTsGuestExecInputArgs(args: JsonObject | undefined): T.
   v.endStruct();
   return r;
 }
+
+export function visitIoQgaTsGuestFileStatArgsMembers(v: InputVisitor): T.IoQgaTsGuestFileStatArgs {
+  const m0 = v.typeStr('path');
+  const m1 = v.optional('follow-symlinks') ? v.typeBool('follow-symlinks') : undefined;
+  return {
+    path: m0,
+    ...(m1 === undefined ? {} : { 'follow-symlinks': m1 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-file-stat` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestFileStatArgs(args: JsonObject | undefined): T.IoQgaTsGuestFileStatArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestFileStatArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestDirListArgsMembers(v: InputVisitor): T.IoQgaTsGuestDirListArgs {
+  const m0 = v.typeStr('path');
+  const m1 = v.optional('offset') ? v.typeInt('offset') : undefined;
+  const m2 = v.optional('max-entries') ? v.typeInt('max-entries') : undefined;
+  return {
+    path: m0,
+    ...(m1 === undefined ? {} : { offset: m1 }),
+    ...(m2 === undefined ? {} : { 'max-entries': m2 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-dir-list` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestDirListArgs(args: JsonObject | undefined): T.IoQgaTsGuestDirListArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestDirListArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}

@@ -128,7 +128,7 @@ describe('loadConfigFile', () => {
     assert.deepEqual(draft, {
       daemonize: true, method: 'unix-listen', channelPath: '/tmp/x', logFile: '/tmp/l', pidFile: '/p', fsfreezeHook: '/h',
       stateDir: '/s', verbose: true, retryPath: true, blockRpcs: ['guest-ping;guest-get-time'], allowRpcs: ['b', 'a'],
-      dumpConf: false, fsfreezeTimeout: 20, execAllow: ['/bin/sh', '/usr/bin/uname'], execAudit: true,
+      dumpConf: false, fsfreezeTimeout: 20, execAllow: ['/bin/sh', '/usr/bin/uname'], execAudit: true, excludeInterfaces: [],
     });
   });
 
@@ -187,6 +187,15 @@ describe('loadConfigFile', () => {
   it('validates our fsfreeze-timeout key', () => {
     assert.match(loadError('[general]\nfsfreeze-timeout=-1\n'), /fsfreeze-timeout/);
     assert.match(loadError('[general]\nfsfreeze-timeout=soon\n'), /fsfreeze-timeout/);
+  });
+
+  it('reads our exclude-interfaces key: patterns in order, empty items dropped, unsupported ones refused in words', () => {
+    assert.deepEqual(load('[general]\nexclude-interfaces=veth*,,docker*,br-*\n').draft.excludeInterfaces, ['veth*', 'docker*', 'br-*']);
+    assert.equal(
+      loadError('[general]\nexclude-interfaces=veth*,[[:digit:]]\n'),
+      "exclude-interfaces: pattern '[[:digit:]]': " +
+        "'[:' (a POSIX class or collating element) is not supported in a pattern",
+    );
   });
 });
 
@@ -259,6 +268,13 @@ describe('-D dump', () => {
   it('adds fsfreeze-timeout only when it is set', () => {
     assert.equal(dump(['-D', '--fsfreeze-timeout', '0']), DEFAULT_DUMP);
     assert.equal(dump(['-D', '--fsfreeze-timeout', '15']), DEFAULT_DUMP + 'fsfreeze-timeout=15\n');
+  });
+
+  it('adds exclude-interfaces only when set: the config file\'s patterns, then each option\'s', () => {
+    assert.equal(dump(['-D', '--exclude-interfaces=']), DEFAULT_DUMP);
+    const p = conf('[general]\nexclude-interfaces=veth*\n');
+    assert.equal(dump(['-D', '--exclude-interfaces=docker*,br-*', '--exclude-interfaces', 'tap?'], { QGA_CONF: p }),
+      DEFAULT_DUMP + 'exclude-interfaces=veth*,docker*,br-*,tap?\n');
   });
 
   const QEMU_GA = '/usr/sbin/qemu-ga';

@@ -148,7 +148,7 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([]), {
       daemonize: false, method: 'virtio-serial', channelPath: null, logFile: null, pidFile: '/var/run/qemu-ga.pid',
       fsfreezeHook: null, stateDir: '/var/run', verbose: false, retryPath: false, blockRpcs: [], allowRpcs: [],
-      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false,
+      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false, excludeInterfaces: [],
     });
   });
 
@@ -179,6 +179,16 @@ describe('parseCommandLine', () => {
     assert.equal(r.kind === 'exit' && r.code, 1);
     assert.equal(r.kind === 'exit' ? r.stderr : '', `${ARGV0}: option '--exec-allow': exec-allow entries must be absolute paths, not 'uname'\n`);
     assert.equal(parse(['--exec-a']).kind, 'exit');
+  });
+
+  it('takes --exclude-interfaces patterns and refuses an unsupported one in words', () => {
+    assert.deepEqual(run(['--exclude-interfaces=veth*,docker*', '--exclude-interfaces', 'br-*']).excludeInterfaces, ['veth*', 'docker*', 'br-*']);
+    assert.deepEqual(parse(['--exclude-interfaces=eth[[.0.]]']), {
+      kind: 'exit',
+      code: 1,
+      stdout: '',
+      stderr: "qemu-ga: option '--exclude-interfaces': pattern 'eth[[.0.]]': '[.' (a POSIX class or collating element) is not supported in a pattern\n",
+    });
   });
 
   it('stores each list string reversed and accumulates them in order', () => {

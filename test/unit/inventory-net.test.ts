@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { netDevCounters, networkInterfaces, parseProcNetDev, parseRoutes, type NetSource } from '../../src/commands/net.ts';
 import { AF_INET, AF_INET6, getIfAddrs, type IfAddrEntry } from '../../src/platform/linux/ifaddrs.ts';
 import { QgaError } from '../../src/protocol/errors.ts';
+import { GlobList } from '../../src/commands/fnmatch.ts';
 
 const PROC_NET_DEV = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -109,6 +110,19 @@ test('no netmask gives prefix 0; unreadable /proc/net/dev or a short line gives 
   assert.deepEqual(Object.keys(networkInterfaces(none.src)[0]), ['name', 'ip-addresses']);
   assert.equal(parseProcNetDev(PROC_NET_DEV).has('short'), true);
   assert.deepEqual([...parseProcNetDev(PROC_NET_DEV).keys()], ['lo', 'eth0', 'ifb0', 'short']);
+});
+
+test('exclude-interfaces: matching interfaces are left out whole, never asked for a MAC, the rest unchanged', () => {
+  const entries = [packet('lo'), packet('docker0'), packet('veth1a2b'), packet('br-5f3c'), packet('eth0'), v4('127.0.0.1', '255.0.0.0', 'lo'),
+    v4('172.17.0.1', '255.255.0.0', 'docker0'), v6('fe8000000000000000fc00fffe000001', 64, 'veth1a2b'), v4('192.0.2.2', '255.255.255.0', 'eth0'),
+    v4('172.18.0.1', '255.255.0.0', 'br-5f3c')];
+  const hw = { lo: [0, 0, 0, 0, 0, 0], docker0: [2, 0x42, 0, 0, 0, 1], veth1a2b: [2, 0, 0, 0, 0, 2], 'br-5f3c': [2, 0x42, 0, 0, 0, 3], eth0: [2, 0xfc, 0, 0, 0, 1] };
+  const all = networkInterfaces(source(entries, hw).src);
+  const filtered = source(entries, hw);
+  const out = networkInterfaces(filtered.src, new GlobList(['veth*', 'docker*', 'br-*']));
+  assert.deepEqual(out, all.filter((i) => i.name === 'lo' || i.name === 'eth0'));
+  assert.deepEqual(filtered.asked, ['lo', 'eth0']);
+  assert.deepEqual(networkInterfaces(source(entries, hw).src, new GlobList([])), all);
 });
 
 test('qemu-ga error texts: getifaddrs and the helper socket', () => {

@@ -182,6 +182,7 @@ async function main(): Promise<void> {
     env,
     root: '/',
     sys,
+    execPolicy: { allow: config.execAllow, audit: config.execAudit },
     excludeInterfaces: new GlobList(config.excludeInterfaces),
   };
   startSystemServices(ctx);

@@ -2,6 +2,7 @@
 // -D dump (docs/compatibility.md §Agent). API: newConfigDraft(), loadConfigFile(draft, path, required) → messages,
 // applyDefaults(draft) → AgentConfig, resolveChannel(cfg, activation), dumpConfig(cfg) → text.
 import { escapeKeyFileString, KeyFile, KeyFileError, keyFileToData } from '../keyfile/keyfile.ts';
+import { parseExecAllow } from '../commands/exec-policy.ts';
 import { GlobError, globToRegExp } from '../commands/fnmatch.ts';
 
 export const QGA_CONF_DEFAULT = '/etc/qemu/qemu-ga.conf';
@@ -37,6 +38,10 @@ export interface AgentConfig {
   dumpConf: boolean;
   /** qga-ts extension (`fsfreeze-timeout`, `--fsfreeze-timeout`): seconds before an automatic thaw; 0 = off. */
   fsfreezeTimeout: number;
+  /** qga-ts extension (`exec-allow`, `--exec-allow`): absolute paths guest-exec may start; null = any. */
+  execAllow: string[] | null;
+  /** qga-ts extension (`exec-audit`, `--exec-audit`): an audit record for every exec. */
+  execAudit: boolean;
   /** qga-ts extension (`exclude-interfaces`, `--exclude-interfaces`): glob patterns of interface names to leave out. */
   excludeInterfaces: string[];
 }
@@ -63,6 +68,8 @@ export function newConfigDraft(): ConfigDraft {
     allowRpcs: [],
     dumpConf: false,
     fsfreezeTimeout: 0,
+    execAllow: null,
+    execAudit: false,
     excludeInterfaces: [],
   };
 }
@@ -80,14 +87,14 @@ export function splitRpcList(s: string): string[] {
  * An `exclude-interfaces` value: comma-separated glob patterns (empty items dropped). Returns the
  * patterns, or the words saying which one cannot be used.
  */
-export function parsePatternList(key: string, s: string): { patterns: string[] } | { error: string } {
+export function parsePatternList(s: string): { patterns: string[] } | { error: string } {
   const patterns = s.split(',').filter((p) => p !== '');
   for (const p of patterns) {
     try {
       globToRegExp(p);
     } catch (err) {
       if (!(err instanceof GlobError)) throw err;
-      return { error: `${key}: pattern '${p}': ${err.message}` };
+      return { error: `pattern '${p}': ${err.message}` };
     }
   }
   return { patterns };
@@ -191,10 +198,18 @@ export function loadConfigFile(draft: ConfigDraft, path: string, required: boole
         draft.fsfreezeTimeout = r.value;
       }
     }
+    const execAllow = str('exec-allow');
+    if (execAllow !== undefined) {
+      const list = parseExecAllow(execAllow);
+      if ('error' in list) fail(list.error);
+      else draft.execAllow = list;
+    }
+    const execAudit = bool('exec-audit');
+    if (execAudit !== undefined) draft.execAudit = execAudit;
     const exclude = str('exclude-interfaces');
     if (exclude !== undefined) {
-      const r = parsePatternList('exclude-interfaces', exclude);
-      if ('error' in r) fail(r.error);
+      const r = parsePatternList(exclude);
+      if ('error' in r) fail(`exclude-interfaces: ${r.error}`);
       else draft.excludeInterfaces.push(...r.patterns);
     }
   }
@@ -215,6 +230,7 @@ export function applyDefaults(draft: ConfigDraft): AgentConfig {
     method: draft.method ?? 'virtio-serial',
     blockRpcs: [...draft.blockRpcs],
     allowRpcs: [...draft.allowRpcs],
+    execAllow: draft.execAllow === null ? null : [...draft.execAllow],
     excludeInterfaces: [...draft.excludeInterfaces],
   };
 }
@@ -236,8 +252,8 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 }
 
 /**
- * qemu-ga's config_dump() output (docs/compatibility.md §Agent), byte for byte. Our extensions (`fsfreeze-timeout`,
- * `exclude-interfaces`) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
+ * qemu-ga's config_dump() output (docs/compatibility.md §Agent), byte for byte. `fsfreeze-timeout`, `exec-allow`,
+ * `exec-audit` and `exclude-interfaces` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {
   const entries: Array<[string, string]> = [];
@@ -256,6 +272,8 @@ export function dumpConfig(config: AgentConfig): string {
   str('block-rpcs', config.blockRpcs.join(','));
   str('allow-rpcs', config.allowRpcs.join(','));
   if (config.fsfreezeTimeout !== 0) entries.push(['fsfreeze-timeout', String(config.fsfreezeTimeout)]);
+  if (config.execAllow !== null) str('exec-allow', config.execAllow.join(','));
+  if (config.execAudit) entries.push(['exec-audit', 'true']);
   if (config.excludeInterfaces.length > 0) str('exclude-interfaces', config.excludeInterfaces.join(','));
   return keyFileToData([{ name: GROUP, entries }]);
 }

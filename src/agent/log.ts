@@ -1,7 +1,8 @@
 // qemu-ga's logging (docs/compatibility.md §Agent): GLib's default stderr format until install(), then qemu-ga's
 // `<sec>.<usec>: <level>: <msg>` lines to stderr or an append-mode file, audit lines ("syslog" domain)
 // to syslog, and pause()/resume() for the frozen state. API: new AgentLogger(opts), .install({verbose}),
-// .openFile(path) / .deferFile(path), .pause() / .resume(), .error() … .debug(), .audit(msg, level?).
+// .openFile(path) / .deferFile(path), .pause() / .resume(), .error() … .debug(), .audit(msg, level?),
+// .record(msg) (the exec audit's copy in the log file).
 //
 // Writes are synchronous small appends (fs.writeSync of one line), as qemu-ga's fprintf+fflush: lines
 // stay ordered and are on disk before a process.exit(). They cannot stall on a frozen filesystem
@@ -343,6 +344,12 @@ export class AgentLogger {
     } catch {
       // syslog(3) reports nothing either.
     }
+  }
+
+  /** qga-ts exec audit: a `message` line in the log file whatever -v says; nothing without a log file. */
+  record(message: string): void {
+    if (!this.enabled || !this.installed || this.fileFd === null) return;
+    this.write(this.fileFd, formatLogLine('message', message, this.clock()));
   }
 
   /** Close the log file, if any (at exit). */

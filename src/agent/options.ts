@@ -10,6 +10,7 @@ import { QGA_CONF_DEFAULT, QGA_FSFREEZE_HOOK_DEFAULT, QGA_PIDFILE_DEFAULT, QGA_S
   parsePatternList, splitRpcList, type AgentConfig } from './config.ts';
 import { formatGLibMessage, glibConsoleIsUtf8, nowMicros } from './log.ts';
 import { QGA_FULL_VERSION, QGA_VERSION } from './version.ts';
+import { parseExecAllow } from '../commands/exec-policy.ts';
 
 /** A struct option entry: has_arg 0 (none), 1 (required), 2 (optional, `--name=value` only). */
 export interface LongOption {
@@ -41,6 +42,8 @@ export const QGA_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'statedir', hasArg: 1, val: 't' },
   { name: 'retry-path', hasArg: 0, val: 'r' },
   { name: 'fsfreeze-timeout', hasArg: 1, val: 'fsfreeze-timeout', exactOnly: true },
+  { name: 'exec-allow', hasArg: 1, val: 'exec-allow', exactOnly: true },
+  { name: 'exec-audit', hasArg: 0, val: 'exec-audit', exactOnly: true },
   { name: 'exclude-interfaces', hasArg: 1, val: 'exclude-interfaces', exactOnly: true },
 ];
 
@@ -186,6 +189,12 @@ qga-ts, a reimplementation of the QEMU Guest Agent for Node.js
       --fsfreeze-timeout=SECONDS
                     qga-ts only: thaw automatically when filesystems stay
                     frozen longer than SECONDS (default is 0: never)
+      --exec-allow=PATHS
+                    qga-ts only: comma-separated absolute paths of the only
+                    programs guest-exec may start, compared after the PATH
+                    search (default: any program)
+      --exec-audit  qga-ts only: log every guest-exec (argv, pid, exit status
+                    or signal, duration) to syslog and the log file
       --exclude-interfaces=PATTERNS
                     qga-ts only: comma-separated glob patterns of interface
                     names that guest-network-get-interfaces leaves out (for
@@ -327,10 +336,23 @@ export function parseCommandLine(args: readonly string[], ctx: ParseContext): Pa
         draft.fsfreezeTimeout = Number(arg);
         break;
       }
+      case 'exec-allow': {
+        const list = parseExecAllow(arg!);
+        if ('error' in list) {
+          stderr += `${ctx.argv0}: option '--exec-allow': ${list.error}\n`;
+          return exit(1);
+        }
+        // Several --exec-allow options add up.
+        draft.execAllow = [...(draft.execAllow ?? []), ...list];
+        break;
+      }
+      case 'exec-audit':
+        draft.execAudit = true;
+        break;
       case 'exclude-interfaces': {
-        const r = parsePatternList('--exclude-interfaces', arg!);
+        const r = parsePatternList(arg!);
         if ('error' in r) {
-          stderr += `${ctx.argv0}: ${r.error}\n`;
+          stderr += `${ctx.argv0}: option '--exclude-interfaces': ${r.error}\n`;
           return exit(1);
         }
         draft.excludeInterfaces.push(...r.patterns);

@@ -5,12 +5,17 @@
 // qemu-ga forgets a process once it reported it exited, so the final status is returned
 // whole. Output is capped by the agent (16 MiB per stream in qemu-ga); out-truncated and
 // err-truncated say when it was cut.
+//
+// With `onOutput`, against an agent that lists the qga-ts exec extensions as enabled in
+// guest-info, exec-stream.ts runs the program instead: output arrives as it is written, and a
+// wait timeout kills the program's whole process group.
 
 import type { CallOptions, QgaClient } from './client.ts';
 import { replyFromWire } from './convert.ts';
 import { QgaClientError } from './errors.ts';
 import type { GuestExecStatus } from '../generated/qapi-client.ts';
 import type { JsonValue } from '../json/value.ts';
+import { execExtensions, runStreamed } from './exec-stream.ts';
 
 export interface RunOptions {
   args?: string[];
@@ -29,6 +34,11 @@ export interface RunOptions {
   /** First and largest delay between status polls, in milliseconds (default 5 and 250). */
   pollMin?: number;
   pollMax?: number;
+  /**
+   * Output as it arrives (qga-ts agents with the exec extensions; others: nothing until the
+   * end). When it is given, the result's stdout/stderr hold what was passed to it.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>;
 }
 
 export interface RunResult {
@@ -45,6 +55,10 @@ export interface RunResult {
   status: GuestExecStatus;
   /** The same answer as the agent sent it (the exact JSON model). */
   rawStatus: JsonValue;
+  /** The wait timeout expired and the program's process group was killed (qga-ts agents). */
+  killedAfterTimeout?: boolean;
+  /** onOutput was given and the output was streamed (the agent has the exec extensions). */
+  streamed?: boolean;
 }
 
 /** The program is still running after the wait timeout (it keeps running in the guest). */
@@ -59,6 +73,8 @@ export class GuestExecTimeoutError extends QgaClientError {
 }
 
 export async function runGuestCommand(client: QgaClient, path: string, options: RunOptions = {}): Promise<RunResult> {
+  const ext = options.onOutput === undefined ? null : await execExtensions(client, options.call);
+  if (ext !== null) return runStreamed(client, path, options, ext.canKill);
   const capture = options.capture ?? true;
   const { pid } = await client.guestExec(
     {
@@ -78,17 +94,12 @@ export async function runGuestCommand(client: QgaClient, path: string, options: 
     const rawStatus = (await client.call('guest-exec-status', { pid }, options.call)) ?? null;
     const status = replyFromWire('guest-exec-status', rawStatus) as GuestExecStatus;
     if (status.exited) {
-      return {
-        pid,
-        ...(status.exitcode === undefined ? {} : { exitcode: Number(status.exitcode) }),
-        ...(status.signal === undefined ? {} : { signal: Number(status.signal) }),
-        stdout: Buffer.from(status['out-data'] ?? '', 'base64'),
-        stderr: Buffer.from(status['err-data'] ?? '', 'base64'),
-        outTruncated: status['out-truncated'] ?? false,
-        errTruncated: status['err-truncated'] ?? false,
-        status,
-        rawStatus,
-      };
+      const r = exitedResult(pid, status, rawStatus);
+      if (options.onOutput !== undefined) {
+        await options.onOutput('stdout', r.stdout);
+        await options.onOutput('stderr', r.stderr);
+      }
+      return r;
     }
     const waited = Date.now() - started;
     if (options.waitTimeout !== undefined && waited >= options.waitTimeout) throw new GuestExecTimeoutError(pid, options.waitTimeout);
@@ -96,6 +107,21 @@ export async function runGuestCommand(client: QgaClient, path: string, options: 
     await new Promise((r) => setTimeout(r, left));
     delay = Math.min(max, delay * 1.5);
   }
+}
+
+/** The result of an exited status, with the captured output it carries. */
+export function exitedResult(pid: bigint, status: GuestExecStatus, rawStatus: JsonValue): RunResult {
+  return {
+    pid,
+    ...(status.exitcode === undefined ? {} : { exitcode: Number(status.exitcode) }),
+    ...(status.signal === undefined ? {} : { signal: Number(status.signal) }),
+    stdout: Buffer.from(status['out-data'] ?? '', 'base64'),
+    stderr: Buffer.from(status['err-data'] ?? '', 'base64'),
+    outTruncated: status['out-truncated'] ?? false,
+    errTruncated: status['err-truncated'] ?? false,
+    status,
+    rawStatus,
+  };
 }
 
 /** The shell convention: the exit code, or 128 + the signal number. */

@@ -6,6 +6,7 @@ import type { CommandRunner } from '../platform/linux/runner.ts';
 import type { FsIoctl } from '../platform/linux/fsioctl.ts';
 import type { SetTimeOfDay } from '../platform/linux/clock.ts';
 import type { PasswdLookup } from '../platform/linux/passwd.ts';
+import type { ExecPolicy } from './exec-policy.ts';
 import type { GlobList } from './fnmatch.ts';
 
 export interface AgentLog {
@@ -15,6 +16,8 @@ export interface AgentLog {
   debug(message: string): void;
   /** qemu-ga's "syslog" domain: audit lines such as `guest-ping called` (silent while frozen). */
   audit(message: string): void;
+  /** qga-ts exec audit: a line in the log file whatever -v says (nothing without -l). */
+  record?(message: string): void;
 }
 
 export interface AgentContext {
@@ -36,6 +39,8 @@ export interface AgentContext {
    * real ones (e.g. in a unit test) can never touch the machine.
    */
   readonly sys?: SystemServices;
+  /** exec-allow and exec-audit (qga-ts extensions); absent: any program, no audit. */
+  readonly execPolicy?: ExecPolicy;
 }
 
 export interface SystemServices {

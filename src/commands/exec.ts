@@ -19,10 +19,15 @@
 // `> /dev/stdout` in the child). "merged" hands one pipe to both fd 1 and fd 2. "stdout" and
 // "stderr" pipe only that stream (docs/compatibility.md §Intended differences fixes qemu-ga's uninitialised second fd).
 // Output is read as fast as it comes; past 16 MiB per stream it is dropped and the stream
-// marked truncated, so a chatty child never blocks on a full pipe.
+// marked truncated, so a chatty child never blocks on a full pipe (exec-capture.ts).
 //
 // A record lives until an exited status has been returned, whatever happens to clients.
-// `exited` turns true once the child is reaped and every captured pipe is at EOF.
+// `exited` turns true once the child is reaped and every captured pipe is closed: at EOF, or
+// EXEC_DRAIN_MS after the reap, when a background child still holds a pipe (qemu-ga waits for
+// EOF, i.e. for that background child: a reference bug we fix, docs/files-and-exec.md).
+//
+// The qga-ts extensions (exec-ext.ts) share the process table; __io.qga-ts_guest-exec adds a
+// process group of its own (setsid) and a stdin kept open. exec-policy.ts: allow-list, audit.
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { spawn } from '../platform/linux/lazy-child-process.ts';
 import * as fs from 'node:fs';
@@ -34,10 +39,14 @@ import type {
   GuestExecCaptureOutput,
   GuestExecCaptureOutputMode,
   GuestExecStatusArgs,
+  IoQgaTsGuestExecArgs,
 } from '../generated/qapi-types.ts';
-import { genericError } from '../protocol/errors.ts';
+import { Capture } from './exec-capture.ts';
+import { ExecTable, type ExecRecord } from './exec-table.ts';
+import { argvText, auditExec, checkExecAllowed, secondsSince } from './exec-policy.ts';
+import { createExecExtHandlers, type ExecExtHandlers } from './exec-ext.ts';
+import { genericError, type QgaError } from '../protocol/errors.ts';
 import { decodeBase64 } from '../protocol/base64.ts';
-import { Base64Bytes } from '../json/value.ts';
 import { strerror } from '../platform/linux/strerror.ts';
 import { cloexecInherited, pipeCloexec } from '../platform/linux/fdops.ts';
 
@@ -58,8 +67,7 @@ export interface GuestExecStatus {
   'err-truncated'?: boolean;
 }
 
-/** qemu-ga's GUEST_EXEC_MAX_OUTPUT: captured bytes kept per stream. */
-export const EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
+export { EXEC_MAX_OUTPUT, EXEC_DRAIN_MS } from './exec-capture.ts';
 
 /** GLib's search path when neither `env` nor the agent has PATH. */
 const DEFAULT_SEARCH_PATH = '/bin:/usr/bin:.';
@@ -149,47 +157,6 @@ export function searchProgram(file: string, searchPath: string): string | NodeJS
 
 const SIGNALS = osConstants.signals as Record<string, number>;
 
-interface Capture {
-  /**
-   * 64 KiB, then (once output outgrows it) EXEC_MAX_OUTPUT bytes of address space whose pages
-   * become resident only as output fills them; the status reply encodes them in place.
-   */
-  buf: Buffer | null;
-  size: number;
-  truncated: boolean;
-  open: boolean;
-}
-
-function newCapture(): Capture {
-  return { buf: null, size: 0, truncated: false, open: true };
-}
-
-interface ExecRecord {
-  readonly pid: number;
-  reaped: boolean;
-  exitcode?: number;
-  signal?: number;
-  readonly out?: Capture;
-  readonly err?: Capture;
-}
-
-function finished(r: ExecRecord): boolean {
-  return r.reaped && !(r.out?.open ?? false) && !(r.err?.open ?? false);
-}
-
-/** A capture's first buffer; only output beyond it takes the EXEC_MAX_OUTPUT one. */
-const SMALL_CAPTURE = 64 * 1024;
-
-/** Above this, captured output is encoded while the status reply is written (Base64Bytes). */
-const SYNC_B64_LIMIT = 64 * 1024;
-
-/** The base64 of a capture, typed as the schema's string, which a Base64Bytes becomes on the wire. */
-function capturedB64(c: Capture): string {
-  const bytes = (c.buf as Buffer).subarray(0, c.size);
-  c.buf = null;
-  return c.size <= SYNC_B64_LIMIT ? bytes.toString('base64') : (new Base64Bytes(bytes) as unknown as string);
-}
-
 function closeQuietly(fd: number | undefined): void {
   if (fd === undefined) return;
   try {
@@ -199,209 +166,205 @@ function closeQuietly(fd: number | undefined): void {
   }
 }
 
-/** Where every capture's pipe reads land before being copied: reads are handled one at a time. */
-let readArea: Buffer | undefined;
-
-/** Reads a pipe to EOF into `c`, keeping at most EXEC_MAX_OUTPUT bytes. */
-function drain(fd: number, c: Capture): void {
-  // onread: one reused read buffer, instead of a fresh 64 KiB Buffer per read left to the GC.
-  const sock = new net.Socket({
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: () => (readArea ??= Buffer.allocUnsafeSlow(SMALL_CAPTURE)),
-      callback: (got: number, chunk: Uint8Array) => {
-        const n = Math.min(EXEC_MAX_OUTPUT - c.size, got);
-        if (n > 0 && (c.buf?.length ?? 0) < c.size + n) {
-          const grown = Buffer.allocUnsafeSlow(c.size + n <= SMALL_CAPTURE ? SMALL_CAPTURE : EXEC_MAX_OUTPUT);
-          c.buf?.copy(grown, 0, 0, c.size);
-          c.buf = grown;
-        }
-        if (n > 0) (c.buf as Buffer).set(chunk.subarray(0, n), c.size);
-        c.size += n;
-        if (n < got) c.truncated = true;
-        return true;
-      },
-    },
-  } as net.SocketConstructorOpts);
-  sock.on('error', () => {
-    // A read error ends the stream like EOF does (qemu-ga closes the channel either way).
-  });
-  sock.on('close', () => {
-    c.open = false;
-  });
-}
-
-/** Feeds `data` to the child's stdin pipe without blocking, then closes it. */
-function feed(fd: number, data: Buffer): void {
+/** Feeds `data` to the child's stdin pipe without blocking, then closes it unless `keep`. */
+function stdinSocket(fd: number, data: Buffer | undefined, keep: boolean): net.Socket {
   const sock = new net.Socket({ fd, readable: false, writable: true });
   sock.on('error', () => {
     // EPIPE: the child stopped reading; qemu-ga closes the pipe on any write error too.
     sock.destroy();
   });
-  sock.end(data, () => sock.destroy());
+  if (keep) {
+    if (data !== undefined && data.length > 0) sock.write(data);
+  } else {
+    sock.end(data ?? Buffer.alloc(0), () => sock.destroy());
+  }
+  return sock;
 }
+
+/** How a process is started: guest-exec's way, or with the extension's choices. */
+interface StartOptions {
+  /** setsid(): a session and process group of its own. */
+  processGroup: boolean;
+  /** stdin stays an open pipe for __io.qga-ts_guest-exec-input. */
+  keepStdin: boolean;
+}
+
+const STANDARD: StartOptions = { processGroup: false, keepStdin: false };
 
 // ---- the handlers ---------------------------------------------------------------------------
 
-export interface ExecHandlers {
+export interface ExecHandlers extends ExecExtHandlers {
   'guest-exec'(args: GuestExecArgs, ctx: AgentContext): GuestExec | Promise<GuestExec>;
   'guest-exec-status'(args: GuestExecStatusArgs, ctx: AgentContext): GuestExecStatus;
+  '__io.qga-ts_guest-exec'(args: IoQgaTsGuestExecArgs, ctx: AgentContext): GuestExec | Promise<GuestExec>;
 }
 
 /** The exec commands with their process table (global to the agent). Call once per agent. */
 export function createExecHandlers(): ExecHandlers {
-  /** Records by pid; a list in case the kernel reuses a pid whose status was never fetched. */
-  const procs = new Map<number, ExecRecord[]>();
+  const table = new ExecTable();
   let fdsChecked = false;
 
-  function remember(r: ExecRecord): void {
-    const list = procs.get(r.pid);
-    if (list === undefined) procs.set(r.pid, [r]);
-    else list.push(r);
-  }
+  function start(args: GuestExecArgs, opts: StartOptions, ctx: AgentContext): GuestExec | Promise<GuestExec> {
+    const path = args.path;
+    const argv = [path, ...(args.arg ?? []).map(argString)];
+    ctx.log.audit(`guest-exec called: "${argv.join(' ')}"`);
+    const input = args['input-data'] === undefined ? undefined : decodeBase64(args['input-data']);
+    const mode = captureMode(args['capture-output']);
+    const envList = args.env?.map(argString);
+    function fail(err: unknown): never {
+      try {
+        return spawnFailed(path, err);
+      } catch (e) {
+        auditExec(ctx, `guest-exec failed: ${(e as QgaError).desc}: ${argvText(argv)}`);
+        throw e;
+      }
+    }
 
-  function forget(r: ExecRecord): void {
-    const list = procs.get(r.pid);
-    if (list === undefined) return;
-    const i = list.indexOf(r);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) procs.delete(r.pid);
+    // Which file to execve.
+    let file = path;
+    // GLib: an empty name is ENOENT; a name holding C0 80 bytes names no file in practice.
+    if (path === '' || path.includes('\0')) fail(errnoError('ENOENT'));
+    if (!path.includes('/')) {
+      const searchPath = (envList && environGet(envList, 'PATH')) ?? ctx.env.PATH ?? DEFAULT_SEARCH_PATH;
+      const found = searchProgram(path, searchPath);
+      if (typeof found !== 'string') fail(found);
+      file = found;
+    }
+    checkExecAllowed(ctx, file, argv);
+
+    if (!fdsChecked) {
+      fdsChecked = true;
+      try {
+        cloexecInherited();
+      } catch {
+        // best effort: without koffi, inherited descriptors stay as they are
+      }
+    }
+
+    // Pipes: [parent end, child end] per stream.
+    let stdin: [number, number] | undefined;
+    let stdout: [number, number] | undefined;
+    let stderr: [number, number] | undefined;
+    const opened: number[] = [];
+    try {
+      if (input !== undefined || opts.keepStdin) {
+        const [r, w] = pipeCloexec();
+        opened.push(r, w);
+        stdin = [w, r];
+      }
+      if (mode !== 'none' && mode !== 'stderr') {
+        const [r, w] = pipeCloexec();
+        opened.push(r, w);
+        stdout = [r, w];
+      }
+      if (mode === 'stderr' || mode === 'separated') {
+        const [r, w] = pipeCloexec();
+        opened.push(r, w);
+        stderr = [r, w];
+      }
+    } catch (err) {
+      for (const fd of opened) closeQuietly(fd);
+      throw genericError(strerror(err));
+    }
+    const stdio: StdioOptions = [
+      stdin ? stdin[1] : 'ignore',
+      stdout ? stdout[1] : 'ignore',
+      mode === 'merged' && stdout ? stdout[1] : stderr ? stderr[1] : 'ignore',
+    ];
+
+    let child: ChildProcess;
+    try {
+      child = spawn(file, argv.slice(1), {
+        argv0: path,
+        env: envList ? envObject(envList) : ctx.env,
+        stdio,
+        // libuv calls setsid() in the child before exec.
+        detached: opts.processGroup,
+      });
+    } catch (err) {
+      for (const fd of opened) closeQuietly(fd);
+      fail(err);
+    }
+    // The child has its copies (or never started): drop ours of the child ends.
+    closeQuietly(stdin?.[1]);
+    closeQuietly(stdout?.[1]);
+    closeQuietly(stderr?.[1]);
+
+    const pid = child.pid;
+    if (pid === undefined) {
+      // libuv reports ENOENT, EACCES, EAGAIN, EMFILE and ENFILE through the 'error' event.
+      closeQuietly(stdin?.[0]);
+      closeQuietly(stdout?.[0]);
+      closeQuietly(stderr?.[0]);
+      return new Promise<GuestExec>((_resolve, reject) => {
+        child.once('error', (err) => {
+          try {
+            fail(err);
+          } catch (e) {
+            reject(e);
+          }
+        });
+      });
+    }
+
+    const startedNs = process.hrtime.bigint();
+    const rec: ExecRecord = {
+      pid,
+      reaped: false,
+      group: opts.processGroup,
+      out: stdout ? new Capture(stdout[0]) : undefined,
+      err: stderr ? new Capture(stderr[0]) : undefined,
+      stdinKept: opts.keepStdin,
+    };
+    table.add(rec);
+    auditExec(ctx, `guest-exec: pid ${pid} started: ${argvText(argv)}`);
+    child.on('error', () => {
+      // Only kill() failures arrive here once the child runs; nothing to record.
+    });
+    child.once('exit', (code, signal) => {
+      rec.reaped = true;
+      if (signal !== null) rec.signal = SIGNALS[signal] ?? 0;
+      else rec.exitcode = code ?? 0;
+      rec.out?.reaped();
+      rec.err?.reaped();
+      rec.stdin?.destroy();
+      rec.stdin = undefined;
+      const how = rec.signal !== undefined ? `killed by signal ${rec.signal}` : `exited with status ${rec.exitcode}`;
+      auditExec(ctx, `guest-exec: pid ${pid} ${how} after ${secondsSince(startedNs)} s: ${argvText(argv)}`);
+    });
+    if (stdin) {
+      const sock = stdinSocket(stdin[0], input, opts.keepStdin);
+      if (opts.keepStdin) rec.stdin = sock;
+    }
+    return { pid };
   }
 
   return {
     'guest-exec'(args, ctx) {
-      const path = args.path;
-      const argv = [path, ...(args.arg ?? []).map(argString)];
-      ctx.log.audit(`guest-exec called: "${argv.join(' ')}"`);
-      const input = args['input-data'] === undefined ? undefined : decodeBase64(args['input-data']);
-      const mode = captureMode(args['capture-output']);
-      const envList = args.env?.map(argString);
+      return start(args, STANDARD, ctx);
+    },
 
-      // Which file to execve.
-      let file = path;
-      // GLib: an empty name is ENOENT; a name holding C0 80 bytes names no file in practice.
-      if (path === '' || path.includes('\0')) spawnFailed(path, errnoError('ENOENT'));
-      if (!path.includes('/')) {
-        const searchPath = (envList && environGet(envList, 'PATH')) ?? ctx.env.PATH ?? DEFAULT_SEARCH_PATH;
-        const found = searchProgram(path, searchPath);
-        if (typeof found !== 'string') spawnFailed(path, found);
-        file = found;
-      }
-
-      if (!fdsChecked) {
-        fdsChecked = true;
-        try {
-          cloexecInherited();
-        } catch {
-          // best effort: without koffi, inherited descriptors stay as they are
-        }
-      }
-
-      // Pipes: [parent end, child end] per stream.
-      let stdin: [number, number] | undefined;
-      let stdout: [number, number] | undefined;
-      let stderr: [number, number] | undefined;
-      const opened: number[] = [];
-      try {
-        if (input !== undefined) {
-          const [r, w] = pipeCloexec();
-          opened.push(r, w);
-          stdin = [w, r];
-        }
-        if (mode !== 'none' && mode !== 'stderr') {
-          const [r, w] = pipeCloexec();
-          opened.push(r, w);
-          stdout = [r, w];
-        }
-        if (mode === 'stderr' || mode === 'separated') {
-          const [r, w] = pipeCloexec();
-          opened.push(r, w);
-          stderr = [r, w];
-        }
-      } catch (err) {
-        for (const fd of opened) closeQuietly(fd);
-        throw genericError(strerror(err));
-      }
-      const stdio: StdioOptions = [
-        stdin ? stdin[1] : 'ignore',
-        stdout ? stdout[1] : 'ignore',
-        mode === 'merged' && stdout ? stdout[1] : stderr ? stderr[1] : 'ignore',
-      ];
-
-      let child: ChildProcess;
-      try {
-        child = spawn(file, argv.slice(1), {
-          argv0: path,
-          env: envList ? envObject(envList) : ctx.env,
-          stdio,
-        });
-      } catch (err) {
-        for (const fd of opened) closeQuietly(fd);
-        spawnFailed(path, err);
-      }
-      // The child has its copies (or never started): drop ours of the child ends.
-      closeQuietly(stdin?.[1]);
-      closeQuietly(stdout?.[1]);
-      closeQuietly(stderr?.[1]);
-
-      const pid = child.pid;
-      if (pid === undefined) {
-        // libuv reports ENOENT, EACCES, EAGAIN, EMFILE and ENFILE through the 'error' event.
-        closeQuietly(stdin?.[0]);
-        closeQuietly(stdout?.[0]);
-        closeQuietly(stderr?.[0]);
-        return new Promise<GuestExec>((_resolve, reject) => {
-          child.once('error', (err) => {
-            try {
-              spawnFailed(path, err);
-            } catch (e) {
-              reject(e);
-            }
-          });
-        });
-      }
-
-      const rec: ExecRecord = {
-        pid,
-        reaped: false,
-        out: stdout ? newCapture() : undefined,
-        err: stderr ? newCapture() : undefined,
-      };
-      remember(rec);
-      child.on('error', () => {
-        // Only kill() failures arrive here once the child runs; nothing to record.
-      });
-      child.once('exit', (code, signal) => {
-        rec.reaped = true;
-        if (signal !== null) rec.signal = SIGNALS[signal] ?? 0;
-        else rec.exitcode = code ?? 0;
-      });
-      if (stdout && rec.out) drain(stdout[0], rec.out);
-      if (stderr && rec.err) drain(stderr[0], rec.err);
-      if (stdin && input) feed(stdin[0], input);
-      return { pid };
+    '__io.qga-ts_guest-exec'(args, ctx) {
+      return start(args, { processGroup: args['process-group'] ?? false, keepStdin: args['keep-stdin'] ?? false }, ctx);
     },
 
     'guest-exec-status'(args, ctx) {
       ctx.log.audit(`guest-exec-status called, pid: ${args.pid}`);
-      const pid = args.pid;
-      const list = pid >= 0n && pid <= 0x7fffffffn ? procs.get(Number(pid)) : undefined;
-      const rec = list?.[0];
-      if (rec === undefined) throw genericError(`PID ${pid} does not exist`);
-      if (!finished(rec)) return { exited: false };
-      forget(rec);
+      const rec = table.get(args.pid);
+      if (!table.finished(rec)) return { exited: false };
+      table.forget(rec);
       const st: GuestExecStatus = { exited: true };
       if (rec.signal !== undefined) st.signal = rec.signal;
       else st.exitcode = rec.exitcode;
-      const outData = rec.out && rec.out.size > 0 ? capturedB64(rec.out) : undefined;
-      const errData = rec.err && rec.err.size > 0 ? capturedB64(rec.err) : undefined;
+      const outData = rec.out && rec.out.size > 0 ? rec.out.takeBase64() : undefined;
+      const errData = rec.err && rec.err.size > 0 ? rec.err.takeBase64() : undefined;
       if (outData !== undefined) st['out-data'] = outData;
       if (errData !== undefined) st['err-data'] = errData;
       if (outData !== undefined) st['out-truncated'] = rec.out?.truncated ?? false;
       if (errData !== undefined) st['err-truncated'] = rec.err?.truncated ?? false;
       return st;
     },
+
+    ...createExecExtHandlers(table),
   };
 }

@@ -14,6 +14,7 @@ import { guestShutdown, guestSuspendDisk, guestSuspendHybrid, guestSuspendRam } 
 import { guestSetTime } from './set-time.ts';
 import { guestSetMemoryBlocks, guestSetVcpus } from './set-cpu-memory.ts';
 import { guestSetUserPassword } from './accounts.ts';
+import { guestDirList, guestFileStat } from './file-info.ts';
 import { guestSshAddAuthorizedKeys, guestSshGetAuthorizedKeys, guestSshRemoveAuthorizedKeys } from './ssh.ts';
 
 export function createHandlers(): Handlers<AgentContext> {
@@ -46,5 +47,7 @@ export function createHandlers(): Handlers<AgentContext> {
     'guest-ssh-remove-authorized-keys': guestSshRemoveAuthorizedKeys,
     'guest-get-load': guestGetLoad,
     ...inventoryHandlers,
+    '__io.qga-ts_guest-file-stat': guestFileStat,
+    '__io.qga-ts_guest-dir-list': guestDirList,
   };
 }

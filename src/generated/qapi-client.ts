@@ -562,6 +562,87 @@ export type GuestNetworkRoute = {
   version: bigint;
 };
 
+/**
+ * A piece of a process's captured output.
+ *
+ * QAPI struct '__io.qga-ts_GuestExecOutput', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestExecOutput = {
+  /**
+   * the bytes from the requested offset, base64 encoded; empty
+   * when there are none yet
+   */
+  data: string;
+  /**
+   * the offset to ask for next: the requested offset plus
+   * the number of bytes in `data`
+   */
+  'next-offset': bigint;
+  /**
+   * true when the stream has ended and every captured byte up to
+   * `next-offset` has been returned: nothing more will come
+   */
+  eof: boolean;
+  /**
+   * true when output beyond the capture limit was dropped;
+   * the captured bytes end there
+   */
+  truncated: boolean;
+};
+
+export type __io_qga_ts_GuestFileType = T.__io_qga_ts_GuestFileType;
+
+/**
+ * What stat(2) says about a file.
+ *
+ * QAPI struct '__io.qga-ts_GuestFileStat', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestFileStat = {
+  /** the kind of file */
+  type: __io_qga_ts_GuestFileType;
+  /** the size in bytes (for a symlink, the length of its target) */
+  size: bigint;
+  /**
+   * the permission bits, setuid, setgid and sticky included
+   * (st_mode & 07777)
+   */
+  mode: bigint;
+  /** the owner's user id */
+  uid: bigint;
+  /** the owner's group id */
+  gid: bigint;
+  /** the number of hard links */
+  nlink: bigint;
+  /** the last access, in nanoseconds since the epoch */
+  'atime-ns': bigint;
+  /** the last modification, in nanoseconds since the epoch */
+  'mtime-ns': bigint;
+  /** the last status change, in nanoseconds since the epoch */
+  'ctime-ns': bigint;
+  /** the target of a symbolic link (only for `symlink`) */
+  'link-target'?: string;
+};
+
+export type __io_qga_ts_GuestDirEntry = T.__io_qga_ts_GuestDirEntry;
+
+/**
+ * One page of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirList', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirList = {
+  /**
+   * the entries, in the directory's own order, without "."
+   * and ".."
+   */
+  entries: __io_qga_ts_GuestDirEntry[];
+  /**
+   * where the next page starts (pass it as `offset`);
+   * absent when this page reached the end of the directory
+   */
+  'next-offset'?: bigint;
+};
+
 // ---- argument types ----
 
 /** Arguments of `guest-sync-delimited`; integers may be numbers or bigints. */
@@ -762,6 +843,108 @@ export type GuestSshRemoveAuthorizedKeysArgs = {
   keys: string[];
 };
 
+/** Arguments of `__io.qga-ts_guest-exec`; integers may be numbers or bigints. */
+export type IoQgaTsGuestExecArgs = {
+  /** the program, as a path or a name looked up in PATH */
+  path: string;
+  /** the program's arguments */
+  arg?: string[];
+  /** environment entries of the form NAME=VALUE for the program */
+  env?: string[];
+  /**
+   * bytes to feed to the program's standard input, base64
+   * encoded
+   */
+  'input-data'?: string;
+  /**
+   * which output streams to record for
+   * `guest-exec-status` and `__io.qga-ts_guest-exec-output`
+   */
+  'capture-output'?: T.GuestExecCaptureOutput;
+  /**
+   * run the program in a new session and process group
+   * of its own (setsid), so that `__io.qga-ts_guest-exec-signal` can
+   * signal everything it starts (default false: the agent's own
+   * group, as with `guest-exec`)
+   */
+  'process-group'?: boolean;
+  /**
+   * keep the program's standard input open, after
+   * `input-data` if given, for `__io.qga-ts_guest-exec-input` (default
+   * false)
+   */
+  'keep-stdin'?: boolean;
+};
+
+/** Arguments of `__io.qga-ts_guest-exec-output`; integers may be numbers or bigints. */
+export type IoQgaTsGuestExecOutputArgs = {
+  /** the process ID that `guest-exec` returned */
+  pid: number | bigint;
+  /** which stream to read; it must be captured */
+  stream: T.__io_qga_ts_GuestExecStream;
+  /** the offset of the first byte wanted (default 0) */
+  offset?: number | bigint;
+  /** the most bytes to return (default and maximum 1048576) */
+  'max-bytes'?: number | bigint;
+};
+
+/** Arguments of `__io.qga-ts_guest-exec-signal`; integers may be numbers or bigints. */
+export type IoQgaTsGuestExecSignalArgs = {
+  /** the process ID that `guest-exec` returned */
+  pid: number | bigint;
+  /** the signal number (default 15, SIGTERM) */
+  signal?: number | bigint;
+  /**
+   * signal the process's whole process group instead; only for
+   * processes started by `__io.qga-ts_guest-exec` with
+   * 'process-group' (default false)
+   */
+  group?: boolean;
+};
+
+/** Arguments of `__io.qga-ts_guest-exec-input`; integers may be numbers or bigints. */
+export type IoQgaTsGuestExecInputArgs = {
+  /** the process ID that `__io.qga-ts_guest-exec` returned */
+  pid: number | bigint;
+  /** the bytes, base64 encoded */
+  data?: string;
+  /**
+   * close the process's standard input after `data` (default
+   * false)
+   */
+  close?: boolean;
+};
+
+/** Arguments of `__io.qga-ts_guest-file-stat`; integers may be numbers or bigints. */
+export type IoQgaTsGuestFileStatArgs = {
+  /** the absolute path of the file */
+  path: string;
+  /**
+   * describe what a final symbolic link points to
+   * instead of the link itself (default false)
+   */
+  'follow-symlinks'?: boolean;
+};
+
+/** Arguments of `__io.qga-ts_guest-dir-list`; integers may be numbers or bigints. */
+export type IoQgaTsGuestDirListArgs = {
+  /**
+   * the absolute path of the directory (a final symbolic link
+   * is followed)
+   */
+  path: string;
+  /**
+   * how many entries to skip, in the directory's order
+   * (default 0)
+   */
+  offset?: number | bigint;
+  /**
+   * the most entries to return, 1 to 100000
+   * (default 1000)
+   */
+  'max-entries'?: number | bigint;
+};
+
 // ---- command tables ----
 
 export type ClientCommandName = CommandName;
@@ -811,6 +994,12 @@ export interface ClientCommandArgs {
   'guest-get-cpustats': Record<string, never>;
   'guest-get-load': Record<string, never>;
   'guest-network-get-route': Record<string, never>;
+  '__io.qga-ts_guest-exec': IoQgaTsGuestExecArgs;
+  '__io.qga-ts_guest-exec-output': IoQgaTsGuestExecOutputArgs;
+  '__io.qga-ts_guest-exec-signal': IoQgaTsGuestExecSignalArgs;
+  '__io.qga-ts_guest-exec-input': IoQgaTsGuestExecInputArgs;
+  '__io.qga-ts_guest-file-stat': IoQgaTsGuestFileStatArgs;
+  '__io.qga-ts_guest-dir-list': IoQgaTsGuestDirListArgs;
 }
 
 /** What each command resolves with on the client (void: no return value). */
@@ -858,6 +1047,12 @@ export interface ClientCommandReplies {
   'guest-get-cpustats': GuestCpuStats[];
   'guest-get-load': GuestLoadAverage;
   'guest-network-get-route': GuestNetworkRoute[];
+  '__io.qga-ts_guest-exec': GuestExec;
+  '__io.qga-ts_guest-exec-output': __io_qga_ts_GuestExecOutput;
+  '__io.qga-ts_guest-exec-signal': void;
+  '__io.qga-ts_guest-exec-input': void;
+  '__io.qga-ts_guest-file-stat': __io_qga_ts_GuestFileStat;
+  '__io.qga-ts_guest-dir-list': __io_qga_ts_GuestDirList;
 }
 
 // ---- shapes, for the schema-driven converter ----
@@ -933,6 +1128,12 @@ export const typeShapes: { readonly [name: string]: TypeShape } = {
   GuestCpuStats: { kind: 'union', members: [['type', 'GuestCpuStatsType', false]], discriminator: 'type', branches: { linux: 'GuestLinuxCpuStats' } },
   GuestLoadAverage: { kind: 'struct', members: [['load1m', 'number', false], ['load5m', 'number', false], ['load15m', 'number', false]] },
   GuestNetworkRoute: { kind: 'struct', members: [['iface', 'str', false], ['destination', 'str', false], ['metric', 'int', false], ['gateway', 'str', true], ['mask', 'str', true], ['irtt', 'int', true], ['flags', 'uint64', true], ['refcnt', 'int', true], ['use', 'int', true], ['window', 'int', true], ['mtu', 'int', true], ['desprefixlen', 'str', true], ['source', 'str', true], ['srcprefixlen', 'str', true], ['nexthop', 'str', true], ['version', 'int', false]] },
+  '__io.qga-ts_GuestExecStream': { kind: 'enum', values: ['stdout', 'stderr'] },
+  '__io.qga-ts_GuestExecOutput': { kind: 'struct', members: [['data', 'str', false], ['next-offset', 'int', false], ['eof', 'bool', false], ['truncated', 'bool', false]] },
+  '__io.qga-ts_GuestFileType': { kind: 'enum', values: ['file', 'directory', 'symlink', 'char-device', 'block-device', 'fifo', 'socket', 'unknown'] },
+  '__io.qga-ts_GuestFileStat': { kind: 'struct', members: [['type', '__io.qga-ts_GuestFileType', false], ['size', 'int', false], ['mode', 'int', false], ['uid', 'int', false], ['gid', 'int', false], ['nlink', 'int', false], ['atime-ns', 'int', false], ['mtime-ns', 'int', false], ['ctime-ns', 'int', false], ['link-target', 'str', true]] },
+  '__io.qga-ts_GuestDirEntry': { kind: 'struct', members: [['name', 'str', false], ['stat', '__io.qga-ts_GuestFileStat', true]] },
+  '__io.qga-ts_GuestDirList': { kind: 'struct', members: [['entries', ['__io.qga-ts_GuestDirEntry'], false], ['next-offset', 'int', true]] },
 };
 
 /** Every command built for the target, in registration order. */
@@ -980,6 +1181,12 @@ export const commandShapes: { readonly [name in ClientCommandName]: CommandShape
   'guest-get-cpustats': { args: null, returns: ['GuestCpuStats'], successResponse: true },
   'guest-get-load': { args: null, returns: 'GuestLoadAverage', successResponse: true },
   'guest-network-get-route': { args: null, returns: ['GuestNetworkRoute'], successResponse: true },
+  '__io.qga-ts_guest-exec': { args: [['path', 'str', false], ['arg', ['str'], true], ['env', ['str'], true], ['input-data', 'str', true], ['capture-output', 'GuestExecCaptureOutput', true], ['process-group', 'bool', true], ['keep-stdin', 'bool', true]], returns: 'GuestExec', successResponse: true },
+  '__io.qga-ts_guest-exec-output': { args: [['pid', 'int', false], ['stream', '__io.qga-ts_GuestExecStream', false], ['offset', 'int', true], ['max-bytes', 'int', true]], returns: '__io.qga-ts_GuestExecOutput', successResponse: true },
+  '__io.qga-ts_guest-exec-signal': { args: [['pid', 'int', false], ['signal', 'int', true], ['group', 'bool', true]], returns: null, successResponse: true },
+  '__io.qga-ts_guest-exec-input': { args: [['pid', 'int', false], ['data', 'str', true], ['close', 'bool', true]], returns: null, successResponse: true },
+  '__io.qga-ts_guest-file-stat': { args: [['path', 'str', false], ['follow-symlinks', 'bool', true]], returns: '__io.qga-ts_GuestFileStat', successResponse: true },
+  '__io.qga-ts_guest-dir-list': { args: [['path', 'str', false], ['offset', 'int', true], ['max-entries', 'int', true]], returns: '__io.qga-ts_GuestDirList', successResponse: true },
 };
 
 // ---- the typed methods ----
@@ -1488,5 +1695,70 @@ export abstract class QgaCommands<O = undefined> {
    */
   guestNetworkGetRoute(options?: O): Promise<GuestNetworkRoute[]> {
     return this.invoke('guest-network-get-route', undefined, options) as Promise<GuestNetworkRoute[]>;
+  }
+
+  /**
+   * Start a program like `guest-exec`, with two more choices.  The
+   * process is reported by `guest-exec-status`, and is known to the
+   * other exec extensions, exactly like one started by `guest-exec`.
+   *
+   * QAPI command '__io.qga-ts_guest-exec', since qga-ts 0.1.
+   */
+  ioQgaTsGuestExec(args: IoQgaTsGuestExecArgs, options?: O): Promise<GuestExec> {
+    return this.invoke('__io.qga-ts_guest-exec', args, options) as Promise<GuestExec>;
+  }
+
+  /**
+   * Read the output a process has produced so far, from an offset, while
+   * it runs and until its exited status has been collected by
+   * `guest-exec-status`.  The agent keeps every captured byte (up to the
+   * capture limit), so reading from the offset the last reply gave
+   * neither loses nor repeats anything.
+   *
+   * QAPI command '__io.qga-ts_guest-exec-output', since qga-ts 0.1.
+   */
+  ioQgaTsGuestExecOutput(args: IoQgaTsGuestExecOutputArgs, options?: O): Promise<__io_qga_ts_GuestExecOutput> {
+    return this.invoke('__io.qga-ts_guest-exec-output', args, options) as Promise<__io_qga_ts_GuestExecOutput>;
+  }
+
+  /**
+   * Send a signal to a running process that `guest-exec` (or
+   * `__io.qga-ts_guest-exec`) started.  Processes the agent did not
+   * start, and processes that have already ended, are refused.
+   *
+   * QAPI command '__io.qga-ts_guest-exec-signal', since qga-ts 0.1.
+   */
+  ioQgaTsGuestExecSignal(args: IoQgaTsGuestExecSignalArgs, options?: O): Promise<void> {
+    return this.invoke('__io.qga-ts_guest-exec-signal', args, options) as Promise<void>;
+  }
+
+  /**
+   * Write more bytes to the standard input of a process started by
+   * `__io.qga-ts_guest-exec` with 'keep-stdin', and optionally close it.
+   *
+   * QAPI command '__io.qga-ts_guest-exec-input', since qga-ts 0.1.
+   */
+  ioQgaTsGuestExecInput(args: IoQgaTsGuestExecInputArgs, options?: O): Promise<void> {
+    return this.invoke('__io.qga-ts_guest-exec-input', args, options) as Promise<void>;
+  }
+
+  /**
+   * Describe a file without opening it.
+   *
+   * QAPI command '__io.qga-ts_guest-file-stat', since qga-ts 0.1.
+   */
+  ioQgaTsGuestFileStat(args: IoQgaTsGuestFileStatArgs, options?: O): Promise<__io_qga_ts_GuestFileStat> {
+    return this.invoke('__io.qga-ts_guest-file-stat', args, options) as Promise<__io_qga_ts_GuestFileStat>;
+  }
+
+  /**
+   * List a directory, one page at a time.  A page ends after
+   * `max-entries` entries, or earlier so that the reply stays under
+   * 1 MiB; `next-offset` then says where to go on.
+   *
+   * QAPI command '__io.qga-ts_guest-dir-list', since qga-ts 0.1.
+   */
+  ioQgaTsGuestDirList(args: IoQgaTsGuestDirListArgs, options?: O): Promise<__io_qga_ts_GuestDirList> {
+    return this.invoke('__io.qga-ts_guest-dir-list', args, options) as Promise<__io_qga_ts_GuestDirList>;
   }
 }

@@ -867,6 +867,124 @@ export type GuestNetworkRoute = {
   version: number | bigint;
 };
 
+/**
+ * One captured output stream of a process.
+ *
+ * QAPI enum '__io.qga-ts_GuestExecStream', since qga-ts 0.1.
+ * - `stdout`: standard output (both streams with capture-output "merged")
+ * - `stderr`: standard error
+ */
+export type __io_qga_ts_GuestExecStream = 'stdout' | 'stderr';
+export const __io_qga_ts_GuestExecStreamValues: readonly __io_qga_ts_GuestExecStream[] = ['stdout', 'stderr'];
+
+/**
+ * A piece of a process's captured output.
+ *
+ * QAPI struct '__io.qga-ts_GuestExecOutput', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestExecOutput = {
+  /**
+   * the bytes from the requested offset, base64 encoded; empty
+   * when there are none yet
+   */
+  data: string;
+  /**
+   * the offset to ask for next: the requested offset plus
+   * the number of bytes in `data`
+   */
+  'next-offset': number | bigint;
+  /**
+   * true when the stream has ended and every captured byte up to
+   * `next-offset` has been returned: nothing more will come
+   */
+  eof: boolean;
+  /**
+   * true when output beyond the capture limit was dropped;
+   * the captured bytes end there
+   */
+  truncated: boolean;
+};
+
+/**
+ * What kind of file a path names.
+ *
+ * QAPI enum '__io.qga-ts_GuestFileType', since qga-ts 0.1.
+ * - `file`: a regular file
+ * - `directory`: a directory
+ * - `symlink`: a symbolic link
+ * - `char-device`: a character device
+ * - `block-device`: a block device
+ * - `fifo`: a named pipe
+ * - `socket`: a unix-domain socket
+ * - `unknown`: none of the above
+ */
+export type __io_qga_ts_GuestFileType = 'file' | 'directory' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'unknown';
+export const __io_qga_ts_GuestFileTypeValues: readonly __io_qga_ts_GuestFileType[] = ['file', 'directory', 'symlink', 'char-device', 'block-device', 'fifo', 'socket', 'unknown'];
+
+/**
+ * What stat(2) says about a file.
+ *
+ * QAPI struct '__io.qga-ts_GuestFileStat', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestFileStat = {
+  /** the kind of file */
+  type: __io_qga_ts_GuestFileType;
+  /** the size in bytes (for a symlink, the length of its target) */
+  size: number | bigint;
+  /**
+   * the permission bits, setuid, setgid and sticky included
+   * (st_mode & 07777)
+   */
+  mode: number | bigint;
+  /** the owner's user id */
+  uid: number | bigint;
+  /** the owner's group id */
+  gid: number | bigint;
+  /** the number of hard links */
+  nlink: number | bigint;
+  /** the last access, in nanoseconds since the epoch */
+  'atime-ns': number | bigint;
+  /** the last modification, in nanoseconds since the epoch */
+  'mtime-ns': number | bigint;
+  /** the last status change, in nanoseconds since the epoch */
+  'ctime-ns': number | bigint;
+  /** the target of a symbolic link (only for `symlink`) */
+  'link-target'?: string;
+};
+
+/**
+ * One entry of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirEntry', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirEntry = {
+  /** the entry's name (bytes that are not UTF-8 become U+FFFD) */
+  name: string;
+  /**
+   * what lstat(2) says about the entry; absent when the entry
+   * went away while it was listed
+   */
+  stat?: __io_qga_ts_GuestFileStat;
+};
+
+/**
+ * One page of a directory listing.
+ *
+ * QAPI struct '__io.qga-ts_GuestDirList', since qga-ts 0.1.
+ */
+export type __io_qga_ts_GuestDirList = {
+  /**
+   * the entries, in the directory's own order, without "."
+   * and ".."
+   */
+  entries: __io_qga_ts_GuestDirEntry[];
+  /**
+   * where the next page starts (pass it as `offset`);
+   * absent when this page reached the end of the directory
+   */
+  'next-offset'?: number | bigint;
+};
+
 // ---- commands ----
 
 /** Arguments of `guest-sync-delimited`. */
@@ -1221,3 +1339,117 @@ export type GuestGetLoadReturn = GuestLoadAverage;
 export type GuestNetworkGetRouteArgs = Record<string, never>;
 /** What `guest-network-get-route` returns. */
 export type GuestNetworkGetRouteReturn = GuestNetworkRoute[];
+
+/** Arguments of `__io.qga-ts_guest-exec`. */
+export type IoQgaTsGuestExecArgs = {
+  /** the program, as a path or a name looked up in PATH */
+  path: string;
+  /** the program's arguments */
+  arg?: string[];
+  /** environment entries of the form NAME=VALUE for the program */
+  env?: string[];
+  /**
+   * bytes to feed to the program's standard input, base64
+   * encoded
+   */
+  'input-data'?: string;
+  /**
+   * which output streams to record for
+   * `guest-exec-status` and `__io.qga-ts_guest-exec-output`
+   */
+  'capture-output'?: GuestExecCaptureOutput;
+  /**
+   * run the program in a new session and process group
+   * of its own (setsid), so that `__io.qga-ts_guest-exec-signal` can
+   * signal everything it starts (default false: the agent's own
+   * group, as with `guest-exec`)
+   */
+  'process-group'?: boolean;
+  /**
+   * keep the program's standard input open, after
+   * `input-data` if given, for `__io.qga-ts_guest-exec-input` (default
+   * false)
+   */
+  'keep-stdin'?: boolean;
+};
+/** What `__io.qga-ts_guest-exec` returns. */
+export type IoQgaTsGuestExecReturn = GuestExec;
+
+/** Arguments of `__io.qga-ts_guest-exec-output`. */
+export type IoQgaTsGuestExecOutputArgs = {
+  /** the process ID that `guest-exec` returned */
+  pid: bigint;
+  /** which stream to read; it must be captured */
+  stream: __io_qga_ts_GuestExecStream;
+  /** the offset of the first byte wanted (default 0) */
+  offset?: bigint;
+  /** the most bytes to return (default and maximum 1048576) */
+  'max-bytes'?: bigint;
+};
+/** What `__io.qga-ts_guest-exec-output` returns. */
+export type IoQgaTsGuestExecOutputReturn = __io_qga_ts_GuestExecOutput;
+
+/** Arguments of `__io.qga-ts_guest-exec-signal`. */
+export type IoQgaTsGuestExecSignalArgs = {
+  /** the process ID that `guest-exec` returned */
+  pid: bigint;
+  /** the signal number (default 15, SIGTERM) */
+  signal?: bigint;
+  /**
+   * signal the process's whole process group instead; only for
+   * processes started by `__io.qga-ts_guest-exec` with
+   * 'process-group' (default false)
+   */
+  group?: boolean;
+};
+/** What `__io.qga-ts_guest-exec-signal` returns. */
+export type IoQgaTsGuestExecSignalReturn = Record<string, never>;
+
+/** Arguments of `__io.qga-ts_guest-exec-input`. */
+export type IoQgaTsGuestExecInputArgs = {
+  /** the process ID that `__io.qga-ts_guest-exec` returned */
+  pid: bigint;
+  /** the bytes, base64 encoded */
+  data?: string;
+  /**
+   * close the process's standard input after `data` (default
+   * false)
+   */
+  close?: boolean;
+};
+/** What `__io.qga-ts_guest-exec-input` returns. */
+export type IoQgaTsGuestExecInputReturn = Record<string, never>;
+
+/** Arguments of `__io.qga-ts_guest-file-stat`. */
+export type IoQgaTsGuestFileStatArgs = {
+  /** the absolute path of the file */
+  path: string;
+  /**
+   * describe what a final symbolic link points to
+   * instead of the link itself (default false)
+   */
+  'follow-symlinks'?: boolean;
+};
+/** What `__io.qga-ts_guest-file-stat` returns. */
+export type IoQgaTsGuestFileStatReturn = __io_qga_ts_GuestFileStat;
+
+/** Arguments of `__io.qga-ts_guest-dir-list`. */
+export type IoQgaTsGuestDirListArgs = {
+  /**
+   * the absolute path of the directory (a final symbolic link
+   * is followed)
+   */
+  path: string;
+  /**
+   * how many entries to skip, in the directory's order
+   * (default 0)
+   */
+  offset?: bigint;
+  /**
+   * the most entries to return, 1 to 100000
+   * (default 1000)
+   */
+  'max-entries'?: bigint;
+};
+/** What `__io.qga-ts_guest-dir-list` returns. */
+export type IoQgaTsGuestDirListReturn = __io_qga_ts_GuestDirList;

@@ -77,6 +77,10 @@ export function visitGuestExecCaptureOutput(v: InputVisitor, name: string | null
   }
 }
 
+export function visit__io_qga_ts_GuestExecStream(v: InputVisitor, name: string | null): T.__io_qga_ts_GuestExecStream {
+  return v.typeEnum(name, T.__io_qga_ts_GuestExecStreamValues);
+}
+
 export function visitGuestSyncDelimitedArgsMembers(v: InputVisitor): T.GuestSyncDelimitedArgs {
   const m0 = v.typeInt('id');
   return {
@@ -672,6 +676,140 @@ export function visitGuestNetworkGetRouteArgs(args: JsonObject | undefined): T.G
   const v = new InputVisitor(args ?? new Map());
   v.startStruct(null);
   const r: T.GuestNetworkGetRouteArgs = {};
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestExecArgsMembers(v: InputVisitor): T.IoQgaTsGuestExecArgs {
+  const m0 = v.typeStr('path');
+  const m1 = v.optional('arg') ? v.list('arg', () => v.typeStr(null)) : undefined;
+  const m2 = v.optional('env') ? v.list('env', () => v.typeStr(null)) : undefined;
+  const m3 = v.optional('input-data') ? v.typeStr('input-data') : undefined;
+  const m4 = v.optional('capture-output') ? visitGuestExecCaptureOutput(v, 'capture-output') : undefined;
+  const m5 = v.optional('process-group') ? v.typeBool('process-group') : undefined;
+  const m6 = v.optional('keep-stdin') ? v.typeBool('keep-stdin') : undefined;
+  return {
+    path: m0,
+    ...(m1 === undefined ? {} : { arg: m1 }),
+    ...(m2 === undefined ? {} : { env: m2 }),
+    ...(m3 === undefined ? {} : { 'input-data': m3 }),
+    ...(m4 === undefined ? {} : { 'capture-output': m4 }),
+    ...(m5 === undefined ? {} : { 'process-group': m5 }),
+    ...(m6 === undefined ? {} : { 'keep-stdin': m6 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-exec` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestExecArgs(args: JsonObject | undefined): T.IoQgaTsGuestExecArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestExecArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestExecOutputArgsMembers(v: InputVisitor): T.IoQgaTsGuestExecOutputArgs {
+  const m0 = v.typeInt('pid');
+  const m1 = visit__io_qga_ts_GuestExecStream(v, 'stream');
+  const m2 = v.optional('offset') ? v.typeInt('offset') : undefined;
+  const m3 = v.optional('max-bytes') ? v.typeInt('max-bytes') : undefined;
+  return {
+    pid: m0,
+    stream: m1,
+    ...(m2 === undefined ? {} : { offset: m2 }),
+    ...(m3 === undefined ? {} : { 'max-bytes': m3 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-exec-output` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestExecOutputArgs(args: JsonObject | undefined): T.IoQgaTsGuestExecOutputArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestExecOutputArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestExecSignalArgsMembers(v: InputVisitor): T.IoQgaTsGuestExecSignalArgs {
+  const m0 = v.typeInt('pid');
+  const m1 = v.optional('signal') ? v.typeInt('signal') : undefined;
+  const m2 = v.optional('group') ? v.typeBool('group') : undefined;
+  return {
+    pid: m0,
+    ...(m1 === undefined ? {} : { signal: m1 }),
+    ...(m2 === undefined ? {} : { group: m2 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-exec-signal` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestExecSignalArgs(args: JsonObject | undefined): T.IoQgaTsGuestExecSignalArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestExecSignalArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestExecInputArgsMembers(v: InputVisitor): T.IoQgaTsGuestExecInputArgs {
+  const m0 = v.typeInt('pid');
+  const m1 = v.optional('data') ? v.typeStr('data') : undefined;
+  const m2 = v.optional('close') ? v.typeBool('close') : undefined;
+  return {
+    pid: m0,
+    ...(m1 === undefined ? {} : { data: m1 }),
+    ...(m2 === undefined ? {} : { close: m2 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-exec-input` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestExecInputArgs(args: JsonObject | undefined): T.IoQgaTsGuestExecInputArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestExecInputArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestFileStatArgsMembers(v: InputVisitor): T.IoQgaTsGuestFileStatArgs {
+  const m0 = v.typeStr('path');
+  const m1 = v.optional('follow-symlinks') ? v.typeBool('follow-symlinks') : undefined;
+  return {
+    path: m0,
+    ...(m1 === undefined ? {} : { 'follow-symlinks': m1 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-file-stat` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestFileStatArgs(args: JsonObject | undefined): T.IoQgaTsGuestFileStatArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestFileStatArgsMembers(v);
+  v.checkStruct();
+  v.endStruct();
+  return r;
+}
+
+export function visitIoQgaTsGuestDirListArgsMembers(v: InputVisitor): T.IoQgaTsGuestDirListArgs {
+  const m0 = v.typeStr('path');
+  const m1 = v.optional('offset') ? v.typeInt('offset') : undefined;
+  const m2 = v.optional('max-entries') ? v.typeInt('max-entries') : undefined;
+  return {
+    path: m0,
+    ...(m1 === undefined ? {} : { offset: m1 }),
+    ...(m2 === undefined ? {} : { 'max-entries': m2 }),
+  };
+}
+
+/** Visits the arguments of `__io.qga-ts_guest-dir-list` (absent arguments count as `{}`). */
+export function visitIoQgaTsGuestDirListArgs(args: JsonObject | undefined): T.IoQgaTsGuestDirListArgs {
+  const v = new InputVisitor(args ?? new Map());
+  v.startStruct(null);
+  const r = visitIoQgaTsGuestDirListArgsMembers(v);
   v.checkStruct();
   v.endStruct();
   return r;

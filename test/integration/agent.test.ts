@@ -54,11 +54,15 @@ describe('qga-ts on a unix socket', () => {
     c.close();
   });
 
-  it('lists all 43 commands in guest-info, newest first, with exactly three members each', async () => {
+  it('lists all 43 commands in guest-info, newest first, after the qga-ts extensions, with exactly three members each', async () => {
     const c = await agent.connect();
     const info = JSON.parse(await call(c, '{"execute":"guest-info"}')).return;
     assert.equal(info.version, '10.2.0');
-    assert.deepEqual(info.supported_commands.map((x: { name: string }) => x.name), [...REGISTRATION_ORDER].reverse());
+    const names: string[] = info.supported_commands.map((x: { name: string }) => x.name);
+    // Extensions come last in the schema, so first here; qemu-ga's 43 follow in its order.
+    const ext = names.findIndex((n) => !n.startsWith('__io.qga-ts_'));
+    assert.deepEqual(names.slice(ext), [...REGISTRATION_ORDER].reverse());
+    assert.ok(ext > 0 && names.slice(0, ext).every((n) => n.startsWith('__io.qga-ts_')), names.join(' '));
     for (const entry of info.supported_commands) {
       assert.deepEqual(Object.keys(entry), ['enabled', 'name', 'success-response']);
       assert.equal(entry.enabled, true);
@@ -193,10 +197,13 @@ describe('daemon command line', () => {
     );
   });
 
-  it('-b help lists the commands in registration order', () => {
+  it('-b help lists the commands in registration order, the qga-ts extensions last', () => {
     const r = run(['-b', 'help']);
     assert.equal(r.status, 0);
-    assert.equal(r.stdout, REGISTRATION_ORDER.join('\n') + '\n');
+    const names = r.stdout.split('\n');
+    assert.equal(names.pop(), '');
+    assert.deepEqual(names.slice(0, REGISTRATION_ORDER.length), REGISTRATION_ORDER);
+    assert.ok(names.slice(REGISTRATION_ORDER.length).every((n) => n.startsWith('__io.qga-ts_')), r.stdout);
   });
 
   it('fails with qemu-ga texts on a bad channel', () => {

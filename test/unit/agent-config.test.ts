@@ -121,14 +121,14 @@ describe('loadConfigFile', () => {
     const { ok, messages, draft } = load(
       '[other]\nmethod=nope\n[general]\ndaemon=true\nmethod=unix-listen\npath=/tmp/x\nlogfile=/tmp/l\npidfile=/p\n' +
         'fsfreeze-hook=/h\nstatedir=/s\nverbose=1\nretry-path=1\nblock-rpcs=guest-ping;guest-get-time\nallow-rpcs=a,b\n' +
-        'blacklist=z\nfsfreeze-timeout=20\n',
+        'blacklist=z\nfsfreeze-timeout=20\nexec-allow=/bin/sh,/usr/bin/uname\nexec-audit=true\n',
     );
     assert.ok(ok);
     assert.deepEqual(messages, []);
     assert.deepEqual(draft, {
       daemonize: true, method: 'unix-listen', channelPath: '/tmp/x', logFile: '/tmp/l', pidFile: '/p', fsfreezeHook: '/h',
       stateDir: '/s', verbose: true, retryPath: true, blockRpcs: ['guest-ping;guest-get-time'], allowRpcs: ['b', 'a'],
-      dumpConf: false, fsfreezeTimeout: 20, excludeInterfaces: [],
+      dumpConf: false, fsfreezeTimeout: 20, execAllow: ['/bin/sh', '/usr/bin/uname'], execAudit: true, excludeInterfaces: [],
     });
   });
 
@@ -176,6 +176,12 @@ describe('loadConfigFile', () => {
         'The overwriting error message was: Key file contains key \u201cverbose\u201d which has a value that cannot be interpreted.',
     });
     assert.match(r.messages[1].text, /Key file contains key “daemon” which has/);
+  });
+
+  it('validates our exec-allow and exec-audit keys', () => {
+    assert.match(loadError('[general]\nexec-allow=sh\n'), /exec-allow entries must be absolute paths, not 'sh'/);
+    assert.match(loadError('[general]\nexec-audit=maybe\n'), /exec-audit/);
+    assert.deepEqual(load('[general]\nexec-allow=\n').draft.execAllow, []);
   });
 
   it('validates our fsfreeze-timeout key', () => {
@@ -253,6 +259,10 @@ describe('-D dump', () => {
       '[general]\ndaemon=false\nmethod=virtio-serial\npath=/path/to/org.qemu.guest_agent.0\npidfile=/var/foo/qemu-ga.pid\n' +
         'statedir=/var/state\nverbose=true\nretry-path=false\nblock-rpcs=guest-ping;guest-get-time\nallow-rpcs=\n',
     );
+  });
+
+  it('adds exec-allow and exec-audit only when set', () => {
+    assert.equal(dump(['-D', '--exec-allow=/bin/sh,/usr/bin/id', '--exec-audit']), DEFAULT_DUMP + 'exec-allow=/bin/sh,/usr/bin/id\nexec-audit=true\n');
   });
 
   it('adds fsfreeze-timeout only when it is set', () => {

@@ -163,6 +163,22 @@ describe('AgentLogger', () => {
     assert.equal(s.stderr(), '');
   });
 
+  it('record() (exec audit) writes to the log file whatever -v says, never to stderr, not while paused', () => {
+    const s = setup();
+    const file = path.join(dir, 'qga-record.log');
+    s.logger.install({ verbose: false });
+    s.logger.record('before any log file');
+    s.logger.openFile(file);
+    s.logger.info('dropped without -v');
+    s.logger.record('guest-exec: pid 1 started: ["/bin/true"]');
+    s.logger.pause();
+    s.logger.record('while frozen');
+    s.logger.resume();
+    s.logger.close();
+    assert.equal(fs.readFileSync(file, 'utf8'), '1795593274.716113: message: guest-exec: pid 1 started: ["/bin/true"]\n');
+    assert.equal(s.stderr(), '');
+  });
+
   it('fails to open a log file with qemu-ga\'s text', () => {
     const s = setup();
     assert.throws(() => s.logger.openFile(path.join(dir, 'no/such/dir/log')), (e: unknown) => {

@@ -148,7 +148,7 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([]), {
       daemonize: false, method: 'virtio-serial', channelPath: null, logFile: null, pidFile: '/var/run/qemu-ga.pid',
       fsfreezeHook: null, stateDir: '/var/run', verbose: false, retryPath: false, blockRpcs: [], allowRpcs: [],
-      dumpConf: false, fsfreezeTimeout: 0, excludeInterfaces: [],
+      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false, excludeInterfaces: [],
     });
   });
 
@@ -171,13 +171,23 @@ describe('parseCommandLine', () => {
     assert.match(r.kind === 'exit' ? r.stderr : '', /fsfreeze-timeout/);
   });
 
+  it('--exec-allow adds up absolute, normalised paths; --exec-audit; both exact-only', () => {
+    const c = run(['--exec-allow=/usr/bin/uname,/bin//sh', '--exec-allow', '/usr/bin/id', '--exec-audit']);
+    assert.deepEqual([c.execAllow, c.execAudit], [['/usr/bin/uname', '/bin/sh', '/usr/bin/id'], true]);
+    assert.deepEqual(run(['--exec-allow=']).execAllow, []);
+    const r = parse(['--exec-allow=uname']);
+    assert.equal(r.kind === 'exit' && r.code, 1);
+    assert.equal(r.kind === 'exit' ? r.stderr : '', `${ARGV0}: option '--exec-allow': exec-allow entries must be absolute paths, not 'uname'\n`);
+    assert.equal(parse(['--exec-a']).kind, 'exit');
+  });
+
   it('takes --exclude-interfaces patterns and refuses an unsupported one in words', () => {
     assert.deepEqual(run(['--exclude-interfaces=veth*,docker*', '--exclude-interfaces', 'br-*']).excludeInterfaces, ['veth*', 'docker*', 'br-*']);
     assert.deepEqual(parse(['--exclude-interfaces=eth[[.0.]]']), {
       kind: 'exit',
       code: 1,
       stdout: '',
-      stderr: "qemu-ga: --exclude-interfaces: pattern 'eth[[.0.]]': '[.' (a POSIX class or collating element) is not supported in a pattern\n",
+      stderr: "qemu-ga: option '--exclude-interfaces': pattern 'eth[[.0.]]': '[.' (a POSIX class or collating element) is not supported in a pattern\n",
     });
   });
 

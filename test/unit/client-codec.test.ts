@@ -163,7 +163,8 @@ describe('generated client surface', () => {
     assert.equal(methods.length, commandTable.size);
     assert.deepEqual(Object.keys(commandShapes), [...commandTable.keys()]);
     for (const name of commandTable.keys()) {
-      const method = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      // Downstream names (__io.qga-ts_guest-file-stat) camel-case every part: ioQgaTsGuestFileStat.
+      const method = name.replace(/^__/, '').replace(/[-_.]([a-z])/g, (_, c: string) => c.toUpperCase());
       assert.ok(methods.includes(method), method);
       assert.equal(commandShapes[name as keyof typeof commandShapes].successResponse, commandTable.get(name)!.successResponse);
     }

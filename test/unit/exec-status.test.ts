@@ -4,20 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { createExecHandlers, EXEC_MAX_OUTPUT, type GuestExecArgs, type GuestExecStatus } from '../../src/commands/exec.ts';
+import { waitExited } from '../support/exec.ts';
 import { errorOf, fakeContext, tempDir, type FakeContext } from '../support/handler-context.ts';
 import type { AgentContext } from '../../src/commands/context.ts';
 import type { Handlers as HandlerTable } from '../../src/generated/qapi-commands.ts';
 
 type Handlers = ReturnType<typeof createExecHandlers>;
-
-async function waitExited(h: Handlers, ctx: FakeContext, pid: number): Promise<GuestExecStatus> {
-  for (let i = 0; i < 60000; i++) {
-    const st = h['guest-exec-status']({ pid: BigInt(pid) }, ctx);
-    if (st.exited) return st;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  throw new Error(`pid ${pid} never exited`);
-}
 
 async function run(h: Handlers, ctx: FakeContext, args: GuestExecArgs): Promise<GuestExecStatus> {
   const { pid } = await h['guest-exec'](args, ctx);
@@ -95,7 +87,7 @@ test('unknown pids: PID <pid> does not exist, with the decimal pid', async () =>
   }
 });
 
-test('exited needs the exit as well as EOF on every captured pipe', async () => {
+test('exited needs the exit, and EOF on every captured pipe or a short drain after the exit', async () => {
   const h = createExecHandlers();
   const ctx = fakeContext();
   // Pipes closed, child alive: not exited.
@@ -103,17 +95,54 @@ test('exited needs the exit as well as EOF on every captured pipe', async () => 
   assert.deepEqual(h['guest-exec-status']({ pid: BigInt(a.pid) }, ctx), { exited: false });
   process.kill(a.pid, 'SIGKILL');
   assert.deepEqual(await waitExited(h, ctx, a.pid), { exited: true, signal: 9 });
-  // Child reaped, but a grandchild still holds the pipe: not exited until it lets go.
+});
+
+/** The inodes of the pipes among this process's descriptors. */
+function ownPipes(): Set<string> {
+  const out = new Set<string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (link.startsWith('pipe:')) out.add(link);
+    } catch {
+      // closed meanwhile (the readdir's own fd)
+    }
+  }
+  return out;
+}
+
+test('a background child holding the pipe does not keep exited false (qemu-ga waits for it): hi within 3 s', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
   const { dir, cleanup } = tempDir();
   try {
     const pidFile = `${dir}/grandchild`;
-    const b = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', `sleep 30 & echo $! > ${pidFile}; echo early`], 'capture-output': 'stdout' }, ctx);
-    while (fs.existsSync(`/proc/${b.pid}`)) await new Promise((r) => setTimeout(r, 1));
-    assert.deepEqual(h['guest-exec-status']({ pid: BigInt(b.pid) }, ctx), { exited: false });
-    process.kill(Number(fs.readFileSync(pidFile, 'latin1')), 'SIGKILL');
-    assert.deepEqual(await waitExited(h, ctx, b.pid), { exited: true, exitcode: 0, 'out-data': b64('early\n'), 'out-truncated': false });
+    const started = Date.now();
+    const b = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', `sleep 30 & echo $! > ${pidFile}; echo hi`], 'capture-output': true }, ctx);
+    const st = await waitExited(h, ctx, b.pid);
+    assert.deepEqual(st, { exited: true, exitcode: 0, 'out-data': b64('hi\n'), 'out-truncated': false });
+    assert.ok(Date.now() - started < 3000, `exited after ${Date.now() - started} ms`);
+    // The sleep is the user's: still running, its stdout a pipe nobody in the agent reads any more.
+    const grandchild = Number(fs.readFileSync(pidFile, 'latin1'));
+    assert.ok(fs.existsSync(`/proc/${grandchild}`), 'the background child was killed');
+    const held = fs.readlinkSync(`/proc/${grandchild}/fd/1`);
+    assert.match(held, /^pipe:/);
+    assert.equal(ownPipes().has(held), false, 'the agent still has the read end of the pipe open');
+    process.kill(grandchild, 'SIGKILL');
   } finally {
     cleanup();
+  }
+});
+
+test('output written just before the exit is all there, even when a background child keeps the pipe', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  for (let i = 0; i < 20; i++) {
+    const r = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', 'sleep 5 >/dev/null 2>&1 </dev/null & exec 3>&1; sleep 5 >&3 & head -c 200000 /dev/zero; echo end'], 'capture-output': 'stdout' }, ctx);
+    const st = await waitExited(h, ctx, r.pid);
+    const out = Buffer.from(b64Text(st['out-data'] ?? ''), 'base64');
+    assert.equal(out.length, 200004);
+    assert.equal(out.subarray(200000).toString(), 'end\n');
   }
 });
 
@@ -188,6 +217,14 @@ function zombieChildren(): number[] {
 }
 
 test('the factory fits the generated Handlers table', () => {
-  const handlers: Pick<HandlerTable<AgentContext>, 'guest-exec' | 'guest-exec-status'> = createExecHandlers();
-  assert.deepEqual(Object.keys(handlers).sort(), ['guest-exec', 'guest-exec-status']);
+  type Exec = 'guest-exec' | 'guest-exec-status' | `__io.qga-ts_guest-exec${'' | '-output' | '-signal' | '-input'}`;
+  const handlers: Pick<HandlerTable<AgentContext>, Exec> = createExecHandlers();
+  assert.deepEqual(Object.keys(handlers).sort(), [
+    '__io.qga-ts_guest-exec',
+    '__io.qga-ts_guest-exec-input',
+    '__io.qga-ts_guest-exec-output',
+    '__io.qga-ts_guest-exec-signal',
+    'guest-exec',
+    'guest-exec-status',
+  ]);
 });

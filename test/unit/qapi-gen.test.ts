@@ -65,19 +65,18 @@ const LINUX_COMMANDS = [
 describe('qapi generator: Linux command set', () => {
   const result = generate(loadSchema(SCHEMA), LINUX_TARGET, 'schema/qga.json');
 
-  it('registers the 43 commands of docs/compatibility.md §Commands, in order, with their success-response flags', () => {
+  it('registers the 43 commands of docs/compatibility.md §Commands, in order, with their success-response flags, then the qga-ts extensions', () => {
     assert.equal(LINUX_COMMANDS.length, 43);
-    assert.deepEqual(
-      result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
-      LINUX_COMMANDS,
-    );
+    const names = result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`);
+    assert.deepEqual(names.slice(0, 43), LINUX_COMMANDS);
+    assert.ok(names.slice(43).every((n) => n.startsWith('__io.qga-ts_')), names.slice(43).join(' '));
     assert.deepEqual(result.skippedCommands, ['guest-get-devices']);
   });
 
   it('the committed commandTable is the same list', () => {
     assert.deepEqual(
       [...commandTable.values()].map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
-      LINUX_COMMANDS,
+      result.commands.map((c) => `${c.name}${c.successResponse ? '' : '*'}`),
     );
     for (const [name, desc] of commandTable) assert.equal(desc.name, name);
     assert.equal(commandTable.has('guest-get-devices'), false);
@@ -149,6 +148,28 @@ describe('qapi generator: conditions', () => {
     const types = r.files[0]!.text;
     assert.match(types, /export type E = 'a';/);
     assert.match(types, /export type S = \{\n {2}x: number \| bigint;\n {2}e: E;\n\};/);
+  });
+
+  it('accepts downstream (__RFQDN_) names and generates identifiers and doc references for them', () => {
+    const s = loadSchemaText(
+      [
+        "##\n# @__io.qga-ts_Thing:\n#\n# See @__io.qga-ts_do-thing.\n#\n# @n: a number\n##",
+        "{ 'struct': '__io.qga-ts_Thing', 'data': { 'n': 'int' } }",
+        "##\n# @__io.qga-ts_do-thing:\n#\n# Returns @__io.qga-ts_Thing.\n#\n# @t: a thing\n##",
+        "{ 'command': '__io.qga-ts_do-thing', 'data': { 't': '__io.qga-ts_Thing' }, 'returns': '__io.qga-ts_Thing' }",
+      ].join('\n'),
+      't.json',
+    );
+    const r = generate(s, LINUX_TARGET, 't.json');
+    assert.deepEqual(r.commands.map((c) => c.name), ['__io.qga-ts_do-thing']);
+    const types = r.files.find((f) => f.name === 'qapi-types.ts')!.text;
+    assert.match(types, /export type __io_qga_ts_Thing = \{/);
+    assert.match(types, /export type IoQgaTsDoThingArgs = \{/);
+    // A reference to a downstream name is code in the JSDoc, not a tag starting at '@__io'.
+    assert.match(types, /See `__io.qga-ts_do-thing`\./);
+    assert.doesNotMatch(types, /@__io/);
+    const client = r.files.find((f) => f.name === 'qapi-client.ts')!.text;
+    assert.match(client, /ioQgaTsDoThing\(args: IoQgaTsDoThingArgs/);
   });
 
   it('refuses a built definition that uses a type not built for the target', () => {

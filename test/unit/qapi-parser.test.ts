@@ -179,6 +179,19 @@ describe('qapi checker: semantics', () => {
     assert.equal(checkErr("{ 'enum': 'E', 'data': [ 'a', 'a' ] }"), "t.json:1:1: enum 'E': duplicate value 'a'");
   });
 
+  it('accepts downstream-extension names (__RFQDN_) on commands, types and members, and nothing looser', () => {
+    const s = loadSchemaText(
+      "{ 'enum': '__io.qga-ts_Kind', 'data': [ 'a' ] }\n" +
+        "{ 'struct': '__io.qga-ts_Info', 'data': { 'kind': '__io.qga-ts_Kind', '*__org.example_x-y': 'int' } }\n" +
+        "{ 'command': '__io.qga-ts_guest-thing', 'data': { 'path': 'str' }, 'returns': '__io.qga-ts_Info' }\n",
+      't.json',
+    );
+    assert.deepEqual([...s.commands.keys()], ['__io.qga-ts_guest-thing']);
+    assert.deepEqual((s.types.get('__io.qga-ts_Info') as StructDef).members.map((m) => m.name), ['kind', '__org.example_x-y']);
+    assert.match(checkErr("{ 'command': '__IO.x_c' }"), /invalid name|should use lowercase/);
+    assert.match(checkErr("{ 'struct': '__io.x_lower', 'data': {} }"), /CamelCase/);
+  });
+
   it('checks struct bases, unions and alternates', () => {
     assert.equal(
       checkErr("{ 'struct': 'B', 'data': { 'a': 'int' } }\n{ 'struct': 'S', 'base': 'B', 'data': { 'a': 'str' } }"),

@@ -6,6 +6,7 @@ import { call } from './call.ts';
 import { freeze, frozen, fstrim, reboot, shutdown, suspend, thaw } from './control.ts';
 import { exec } from './exec.ts';
 import { cat, get, put } from './files.ts';
+import { ls, stat } from './browse.ts';
 import { fsinfo, ifconfig, info, osinfo, ping, time, users, vcpus } from './query.ts';
 
 export const VERBS: readonly Verb[] = [
@@ -15,6 +16,8 @@ export const VERBS: readonly Verb[] = [
   cat,
   get,
   put,
+  ls,
+  stat,
   fsinfo,
   ifconfig,
   osinfo,

@@ -1,0 +1,127 @@
+// One captured output stream of a guest-exec process: the bytes read from its pipe (at most
+// EXEC_MAX_OUTPUT, then dropped and marked truncated), readable at any offset while the process runs.
+//
+// The pipe is read as fast as it fills, so a chatty child never blocks on a full pipe. It ends at
+// EOF, or, once the process has been reaped, after a short drain (EXEC_DRAIN_MS): a background
+// child that inherited the pipe must not keep guest-exec-status at `exited: false` (qemu-ga does).
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { Base64Bytes } from '../json/value.ts';
+
+/** qemu-ga's GUEST_EXEC_MAX_OUTPUT: captured bytes kept per stream. */
+export const EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** How long a captured pipe may stay open after its process was reaped. */
+export const EXEC_DRAIN_MS = 50;
+
+// The final drain reads at most this much beyond the capture limit (a writer that never stops).
+const DRAIN_READ = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/** A capture's first buffer; only output beyond it takes the EXEC_MAX_OUTPUT one. */
+const SMALL_CAPTURE = 64 * 1024;
+
+/** Above this, captured output is encoded while the status reply is written (Base64Bytes). */
+const SYNC_B64_LIMIT = 64 * 1024;
+
+/** Where every capture's pipe reads land before being copied: reads are handled one at a time. */
+let readArea: Buffer | undefined;
+
+export class Capture {
+  /** Bytes kept so far: buf[0, size). */
+  private buf: Buffer = EMPTY;
+  size = 0;
+  truncated = false;
+  /** False once the pipe is closed: no byte will be added any more. */
+  open = true;
+  private readonly sock: net.Socket;
+  private readonly fd: number;
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  /** Starts reading `fd` (the parent's read end of the pipe); the Capture owns and closes it. */
+  constructor(fd: number) {
+    this.fd = fd;
+    // onread: one reused read buffer, instead of a fresh 64 KiB Buffer per read left to the GC.
+    this.sock = new net.Socket({
+      fd,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer: () => (readArea ??= Buffer.allocUnsafeSlow(SMALL_CAPTURE)),
+        callback: (got: number, chunk: Uint8Array) => {
+          this.append(chunk.subarray(0, got));
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
+    this.sock.on('error', () => {
+      // A read error ends the stream like EOF does (qemu-ga closes the channel either way).
+    });
+    this.sock.on('close', () => this.closed());
+  }
+
+  private append(chunk: Uint8Array): void {
+    const room = EXEC_MAX_OUTPUT - this.size;
+    const n = Math.min(room, chunk.length);
+    if (n < chunk.length) this.truncated = true;
+    if (n === 0) return;
+    if (this.size + n > this.buf.length) {
+      // 64 KiB, then EXEC_MAX_OUTPUT of address space whose pages become resident only as output fills them.
+      const grown = Buffer.allocUnsafeSlow(this.size + n <= SMALL_CAPTURE ? SMALL_CAPTURE : EXEC_MAX_OUTPUT);
+      this.buf.copy(grown, 0, 0, this.size);
+      this.buf = grown;
+    }
+    this.buf.set(chunk.subarray(0, n), this.size);
+    this.size += n;
+  }
+
+  private closed(): void {
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    this.open = false;
+  }
+
+  /** The process was reaped: close the pipe at EOF or after EXEC_DRAIN_MS, whichever comes first. */
+  reaped(): void {
+    if (!this.open || this.drainTimer !== undefined) return;
+    this.drainTimer = setTimeout(() => this.finish(), EXEC_DRAIN_MS);
+  }
+
+  /** Takes what is left in the pipe now (without waiting), then closes it. */
+  finish(): void {
+    if (this.sock.destroyed) return;
+    const chunk = Buffer.allocUnsafe(DRAIN_READ);
+    let budget = EXEC_MAX_OUTPUT - this.size + DRAIN_READ;
+    while (budget > 0) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, chunk, 0, Math.min(DRAIN_READ, budget), null);
+      } catch {
+        break; // EAGAIN: empty for now (a background child may still hold the write end)
+      }
+      if (n === 0) break;
+      this.append(chunk.subarray(0, n));
+      budget -= n;
+    }
+    this.sock.destroy();
+    // 'close' follows asynchronously; the stream is complete now.
+    this.closed();
+  }
+
+  /** Up to `max` captured bytes from `offset` (a view, valid until the next append). */
+  read(offset: number, max: number): Buffer {
+    const end = Math.min(this.size, offset + max);
+    return offset >= end ? EMPTY : this.buf.subarray(offset, end);
+  }
+
+  /**
+   * Everything captured, base64, typed as the schema's string: above SYNC_B64_LIMIT a Base64Bytes,
+   * encoded while the reply is written. The capture lets go of its buffer: call it once, at the end.
+   */
+  takeBase64(): string {
+    const bytes = this.buf.subarray(0, this.size);
+    this.buf = EMPTY;
+    return this.size <= SYNC_B64_LIMIT ? bytes.toString('base64') : (new Base64Bytes(bytes) as unknown as string);
+  }
+}

@@ -187,6 +187,7 @@ async function main(): Promise<void> {
           noteActivity();
           session.feed(chunk);
         },
+        clientGone: () => session.clientGone(),
         stopped: (reason) => {
           logger.warning(reason);
           transport.close();

@@ -205,6 +205,7 @@ async function main(): Promise<void> {
           if (config.verbose) feedVerbose(logger, session, chunk);
           else session.feed(chunk);
         },
+        clientGone: () => session.clientGone(),
         stopped: (reason) => {
           logger.warning(reason);
           transport.close();

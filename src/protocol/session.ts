@@ -93,6 +93,10 @@ export class Session {
   /** Input not parsed yet because the session stalled; fed, in order, before anything newer. */
   private readonly held: Uint8Array[] = [];
   private draining = false;
+  /** A handler's promise is pending. */
+  private awaiting = false;
+  /** Replies still to come that belong to a client who has gone: dropped, never sent to the next. */
+  private orphans = 0;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -120,6 +124,18 @@ export class Session {
       return;
     }
     this.feedSlices(chunk);
+  }
+
+  /**
+   * The client went away. Input read from it but not parsed yet is dropped (qemu-ga, reading 4 KiB
+   * at a time, would never have read it); requests already parsed still run, as they would in
+   * qemu-ga, but their replies, and the one of a command running now, go nowhere.
+   */
+  clientGone(): void {
+    this.held.length = 0;
+    this.out = '';
+    this.orphans = this.queue.length - this.head + (this.awaiting ? 1 : 0);
+    this.drain();
   }
 
   /** Bytes of replies the channel has not taken yet (collected or in flight). */
@@ -172,8 +188,10 @@ export class Session {
     const reply = this.dispatcher.dispatch(event.value);
     if (reply instanceof Promise) {
       this.busy = true;
+      this.awaiting = true;
       void reply.then((r) => {
         this.busy = false;
+        this.awaiting = false;
         this.emit(r);
         this.drain();
       });
@@ -206,6 +224,12 @@ export class Session {
   }
 
   private emit(reply: Reply | null): void {
+    if (this.orphans > 0) {
+      this.orphans--;
+      // Base64Bytes are released as a written reply's would be.
+      if (reply !== null && reply.line === undefined) new ReplyBytes(toJsonParts(reply.body), '', '').close();
+      return;
+    }
     if (reply === null) return;
     let line = reply.line;
     if (line === undefined) {

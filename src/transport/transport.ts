@@ -6,6 +6,8 @@ export type { PacedWriter };
 export interface ChannelEvents {
   /** Bytes from the host, in order. */
   data(chunk: Buffer): void;
+  /** The client of the moment went away (listening transports): its unread input is of no use now. */
+  clientGone?(): void;
   /** The channel failed for good (read error, isa-serial EOF); the reason is logged. */
   stopped(reason: string): void;
 }

@@ -93,6 +93,7 @@ export class UnixListenTransport implements Transport {
     socket.once('close', () => {
       this.log.debug('received EOF');
       if (this.current === socket) this.current = undefined;
+      this.events?.clientGone?.();
       const next = this.waiting.shift();
       if (next !== undefined) this.serve(next);
     });

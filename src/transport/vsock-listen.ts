@@ -43,11 +43,13 @@ export class VsockListenTransport implements Transport {
           this.log.debug('received EOF');
           client.close();
           this.client = undefined;
+          events.clientGone?.();
           void this.acceptNext(events);
         },
         failed: () => {
           client.close();
           this.client = undefined;
+          events.clientGone?.();
           void this.acceptNext(events);
         },
       },

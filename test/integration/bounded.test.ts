@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Agent, QGA_TS, type RawClient } from '../support/agent.ts';
-import { rssKiB, openFds, connectRaw, writeUntilStalled } from '../support/hostile.ts';
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import { rssKiB, openFds, connectRaw, writeUntilStalled, LineClient } from '../support/hostile.ts';
 
 const MiB = 1024 * 1024;
 
@@ -116,5 +118,57 @@ describe('connections: 400 waiting clients under RLIMIT_NOFILE=256', () => {
     // The clients that waited (and left) are served in turn, each reading EOF; then a new one is.
     await new Promise((res) => setTimeout(res, 500));
     await answersPing(agent);
+  });
+});
+
+describe('memory', () => {
+  it('idle RSS at start is at most 1.15 × an idle node listening on a unix socket', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-idle-'));
+    const node = spawn(process.execPath, ['-e', `require('net').createServer(() => {}).listen(${JSON.stringify(path.join(dir, 's'))})`], { stdio: 'ignore' });
+    const agent = await Agent.start(QGA_TS);
+    try {
+      await new Promise((res) => setTimeout(res, 2000));
+      const ours = rssKiB(agent.child.pid as number);
+      const base = rssKiB(node.pid as number);
+      assert.ok(base > 0 && ours <= 1.15 * base, `qga-ts ${ours} kB, idle node ${base} kB (${(ours / base).toFixed(3)}×)`);
+    } finally {
+      node.kill();
+      await agent.stop();
+      agent.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('comes back within 30 s of two 16 MiB exec captures to at most 10 MB above its start', async () => {
+    const agent = await Agent.start(QGA_TS);
+    const pid = agent.child.pid as number;
+    try {
+      await new Promise((res) => setTimeout(res, 1500));
+      const fresh = rssKiB(pid);
+      const c = await LineClient.connect(agent.sock);
+      let peak = fresh;
+      for (let i = 0; i < 2; i++) {
+        const started = JSON.parse(await c.call('{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","head -c 16777216 /dev/zero"],"capture-output":true}}'));
+        for (;;) {
+          const line = await c.call(`{"execute":"guest-exec-status","arguments":{"pid":${started.return.pid}}}`);
+          if (line.includes('"exited": true')) {
+            assert.ok(line.length > ((16 * MiB) / 3) * 4 && line.includes('"out-truncated": false'), 'the whole capture came back');
+            break;
+          }
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        peak = Math.max(peak, rssKiB(pid));
+      }
+      c.close();
+      let now = rssKiB(pid);
+      for (let s = 0; s < 30 && now > fresh + 10 * 1024; s++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        now = rssKiB(pid);
+      }
+      assert.ok(now <= fresh + 10 * 1024, `start ${fresh} kB, peak ${peak} kB, 30 s later ${now} kB`);
+    } finally {
+      await agent.stop();
+      agent.cleanup();
+    }
   });
 });

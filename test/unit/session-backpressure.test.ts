@@ -119,4 +119,28 @@ describe('session backpressure', () => {
     await t.tick();
     assert.equal(t.out.join(''), INFO_LINE.repeat(100) + '{"return": 1}\n{"return": 2}\n');
   });
+
+  it("a client that leaves takes its unanswered requests' replies with it; the next client gets only its own", async () => {
+    let release: () => void = () => {};
+    const t = setup({
+      'guest-info': () => INFO,
+      'guest-sync': (a: { id: bigint }) => (a.id === 1n ? new Promise((r) => (release = () => r(a.id))) : a.id),
+    });
+    // The first client: a slow command, then more requests than the channel takes.
+    t.session.feed(Buffer.from('{"execute":"guest-sync","arguments":{"id":1}}' + '{"execute":"guest-info"}'.repeat(2000)));
+    assert.ok(t.paused);
+    t.session.clientGone();
+    t.out.length = 0;
+    // The parser is mid-message (as qemu-ga's would be): the new client resyncs with 0xFF.
+    t.session.feed(Buffer.from('\xff{"execute":"guest-sync","arguments":{"id":2}}', 'latin1'));
+    release();
+    for (let i = 0; i < 100 && t.paused; i++) {
+      await t.tick();
+      t.take();
+    }
+    await t.tick();
+    const text = t.out.join('');
+    assert.ok(text.endsWith('{"return": 2}\n'), text);
+    assert.ok(!text.includes('"version"') && !text.includes('{"return": 1}'), text);
+  });
 });

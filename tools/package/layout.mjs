@@ -56,4 +56,6 @@ export function stageStandalone(root, { pkg, executable, nodeLicense }) {
   const doc = join(root, 'usr/share/doc', pkg);
   put(join(doc, 'copyright'), readText(`${P}/debian/copyright`) + readText(`${P}/debian/copyright-standalone.in`));
   putGzip(join(doc, 'node-LICENSE.gz'), readText(nodeLicense));
+  const overrides = join(root, 'usr/share/lintian/overrides', pkg);
+  put(overrides, readText(overrides) + fill(readText(`${P}/debian/lintian-overrides-standalone`), { PACKAGE: pkg }));
 }

@@ -21,8 +21,7 @@ export function stageCommon(root, { pkg, version, maintainer }) {
   install('README.md', join(doc, 'README.md'));
   for (const f of readdirSync('docs').filter((f) => f.endsWith('.md')).sort()) install(join('docs', f), join(doc, 'docs', f));
   put(join(doc, 'copyright'), readText(`${P}/debian/copyright`));
-  const overrides = readText(`${P}/debian/lintian-overrides`) + (pkg === 'qga-ts-standalone' ? readText(`${P}/debian/lintian-overrides-standalone`) : '');
-  put(join(root, 'usr/share/lintian/overrides', pkg), fill(overrides, { PACKAGE: pkg }));
+  put(join(root, 'usr/share/lintian/overrides', pkg), fill(readText(`${P}/debian/lintian-overrides`), { PACKAGE: pkg }));
   putGzip(join(doc, 'changelog.Debian.gz'), fill(readText(`${P}/debian/changelog`), { VERSION: version, MAINTAINER: maintainer }));
 }
 
@@ -57,4 +56,6 @@ export function stageStandalone(root, { pkg, executable, nodeLicense }) {
   const doc = join(root, 'usr/share/doc', pkg);
   put(join(doc, 'copyright'), readText(`${P}/debian/copyright`) + readText(`${P}/debian/copyright-standalone.in`));
   putGzip(join(doc, 'node-LICENSE.gz'), readText(nodeLicense));
+  const overrides = join(root, 'usr/share/lintian/overrides', pkg);
+  put(overrides, readText(overrides) + fill(readText(`${P}/debian/lintian-overrides-standalone`), { PACKAGE: pkg }));
 }

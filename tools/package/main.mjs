@@ -70,7 +70,7 @@ function deb(flavour, out, stage, opts = {}) {
 /** lintian's tags for `deb`, one per line; throws when it reports an error. */
 export function lintian(deb) {
   const r = spawnSync('lintian', ['--fail-on', 'error', '--tag-display-limit', '0', deb], { encoding: 'utf8' });
-  const tags = (r.stdout + r.stderr).trim();
+  const tags = (r.stdout + r.stderr).replace(/^running with root privileges.*\n?/m, '').trim();
   if (r.status !== 0) throw new Error(`lintian reports errors for ${deb}:\n${tags}`);
   return tags;
 }

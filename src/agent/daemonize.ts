@@ -8,6 +8,7 @@
 import { spawn } from '../platform/linux/lazy-child-process.ts';
 import * as fs from 'node:fs';
 import { dup2 } from '../platform/linux/libc.ts';
+import { ownArgs } from '../platform/linux/standalone.ts';
 
 /** Environment marker telling the re-executed process it is the daemon: `<fd>` or `<fd>,socket-activation`. */
 export const DAEMON_ENV = 'QGA_TS_DAEMON';
@@ -35,7 +36,7 @@ export function takeDaemonMarker(env: NodeJS.ProcessEnv = process.env): DaemonCh
 export interface SpawnDaemonOptions {
   /** Default process.execPath. */
   execPath?: string;
-  /** Default: the same command line, [...process.execArgv, ...process.argv.slice(1)]. */
+  /** Default: the same command line (ownArgs()). */
   args?: readonly string[];
   /** Default process.env (plus the marker). */
   env?: NodeJS.ProcessEnv;
@@ -58,7 +59,7 @@ export function spawnDaemon(opts: SpawnDaemonOptions = {}): Promise<number> {
     ...(opts.env ?? process.env),
     [DAEMON_ENV]: `${readyIndex}${opts.socketActivation ? ',socket-activation' : ''}`,
   };
-  const child = spawn(opts.execPath ?? process.execPath, opts.args ?? [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(opts.execPath ?? process.execPath, opts.args ?? ownArgs(), {
     detached: true,
     stdio,
     env,

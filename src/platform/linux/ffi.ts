@@ -1,5 +1,6 @@
 // koffi and libc, loaded on the first FFI call only: agent startup never pays for them.
 import { createRequire } from 'node:module';
+import { standalone } from './standalone.ts';
 
 // koffi's own declarations are loose (pointers are bigint, values are whatever the prototype says).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -12,7 +13,7 @@ let cached: { koffi: Koffi; libc: Lib } | undefined;
 export function ffi(): { koffi: Koffi; libc: Lib } {
   if (cached === undefined) {
     // createRequire is called here, not at import: it costs startup time.
-    const koffi = createRequire(import.meta.url)('koffi');
+    const koffi = standalone()?.koffi() ?? createRequire(import.meta.url)('koffi');
     cached = { koffi, libc: koffi.load('libc.so.6') };
   }
   return cached;

@@ -76,6 +76,10 @@ describe('npm package', () => {
     const env = { ...process.env, PATH };
     assert.match(run(path.join(bin, 'qga-ts'), ['-V'], { env }), /^QEMU Guest Agent \d+\.\d+\.\d+\n$/);
     assert.match(run(path.join(bin, 'qga-client'), ['--help'], { env }), /qga-client/);
+    // koffi's native module loads from the installed tree under this Node (set-time, fsfreeze, syslog need it).
+    const installed = path.join(prefix, 'lib/node_modules/qga-ts');
+    const getpid = "const k = require('koffi'); console.log(k.load('libc.so.6').func('int getpid()')() === process.pid)";
+    assert.equal(run(process.execPath, ['-e', getpid], { cwd: installed }), 'true\n');
     const agent = await Agent.start([path.join(bin, 'qga-ts')], { env });
     try {
       const c = await agent.connect();

@@ -34,10 +34,11 @@ function openFds(pid: number): number {
 }
 
 /** The agent's fd count, once it settles back to `want` (or the last count after 3 s). */
+/** The agent's fd count once it is at most `want` (it may close one of its own meanwhile, e.g. an idle trim). */
 async function fdsBackTo(pid: number, want: number): Promise<number> {
   const deadline = Date.now() + 3000;
   let n = openFds(pid);
-  while (n !== want && Date.now() < deadline) {
+  while (n > want && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
     n = openFds(pid);
   }
@@ -93,7 +94,7 @@ for (const spec of AGENTS) {
         assert.match(r.stderr, new RegExp(`^qga-client: interrupted by ${sig}\\nqga-client: get: nothing was written to ${target.replace(/[.]/g, '\\.')}\\n$`));
         assert.equal(fs.existsSync(target), false, 'no file at the target path');
         assert.deepEqual(fs.readdirSync(local).filter((f) => f.includes('got-')), [], 'no temporary file left');
-        assert.equal(await fdsBackTo(pid, before), before, "the agent's open fds are back to their count before the copy");
+        assert.ok((await fdsBackTo(pid, before)) <= before, "the agent's open fds are back to their count before the copy");
       });
     }
 

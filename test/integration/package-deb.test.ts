@@ -98,7 +98,7 @@ describe('npm run package', { skip }, () => {
     assert.match(unit, /^BindsTo=dev-virtio\\x2dports-org\.qemu\.guest_agent\.0\.device$/m);
     assert.match(unit, /^After=dev-virtio\\x2dports-org\.qemu\.guest_agent\.0\.device$/m);
     assert.match(unit, /^Restart=always$/m);
-    assert.match(unit, /^ExecStart=\/usr\/sbin\/qga-ts --fsfreeze-hook$/m);
+    assert.match(unit, /^ExecStart=-\/usr\/sbin\/qga-ts --fsfreeze-hook$/m);
     const rule = fs.readFileSync(path.join(REPO, 'packaging/udev/60-qga-ts.rules'), 'utf8');
     assert.match(rule, /ATTR\{name\}=="org\.qemu\.guest_agent\.0"/);
     assert.match(rule, /SYSTEMD_WANTS\}\+?="qga-ts\.service"/);

@@ -288,7 +288,7 @@ describe('qga-client: exec (fake agent)', () => {
     assert.equal(r.run.code, 3);
     assert.equal(r.run.stdout, 'out\n');
     assert.equal(r.run.stderr, 'err\n');
-    // The client asks guest-info first, for the exec extensions this fake agent does not have.
+    // guest-info first: this agent lists no __io.qga-ts_ exec extensions, so plain guest-exec.
     assert.equal(r.requests[0]!.command, 'guest-info');
     const ex = r.requests[1]!;
     assert.equal(ex.command, 'guest-exec');
@@ -310,9 +310,58 @@ describe('qga-client: exec (fake agent)', () => {
     const r = await withAgent(execAgent({ exited: true, exitcode: 0n }, 1), ['--json', 'exec', '--stdin', '--env', 'A=1', '--env', 'B=2', 'cat'], { input: 'hello\n' });
     assert.equal(r.run.code, 0, r.run.stderr);
     assert.deepEqual(JSON.parse(r.run.stdout), { exited: true, exitcode: 0 });
-    const args = r.requests.find((q) => q.command === 'guest-exec')!.args!;
+    // --json prints the final status only: no guest-info, no streaming.
+    const args = r.requests[0]!.args!;
     assert.equal(args.get('input-data'), Buffer.from('hello\n').toString('base64'));
     assert.deepEqual(args.get('env'), ['A=1', 'B=2']);
+  });
+
+  it('with the __io.qga-ts_ extensions: output from the last offset (none lost or repeated), then the status; --timeout kills the group', async () => {
+    const ext = ['__io.qga-ts_guest-exec', '__io.qga-ts_guest-exec-output', '__io.qga-ts_guest-exec-signal'];
+    const info = { return: { version: '10.2.0', supported_commands: ext.map((name) => ({ enabled: true, name, 'success-response': true })) } };
+    // stdout grows by one piece per call; stderr has one piece, then EOF.
+    const agentFor = (pieces: string[], finishes: boolean): Handler => {
+      let calls = 0;
+      let finished = finishes;
+      return (q) => {
+        if (q.command === 'guest-info') return info as never;
+        if (q.command === '__io.qga-ts_guest-exec') return { return: { pid: 77n } };
+        if (q.command === '__io.qga-ts_guest-exec-signal') {
+          finished = true; // the group is dead: its pipes close
+          return { return: {} };
+        }
+        if (q.command === '__io.qga-ts_guest-exec-output') {
+          const off = Number(q.args!.get('offset'));
+          if (q.args!.get('stream') === 'stderr') {
+            const data = off === 0 ? 'E' : '';
+            return { return: { data: Buffer.from(data).toString('base64'), 'next-offset': BigInt(off + data.length), eof: true, truncated: false } };
+          }
+          const have = pieces.slice(0, Math.min(pieces.length, ++calls)).join('');
+          const data = have.slice(off);
+          const eof = finished && calls >= pieces.length;
+          return { return: { data: Buffer.from(data).toString('base64'), 'next-offset': BigInt(off + data.length), eof, truncated: false } };
+        }
+        if (q.command === 'guest-exec-status') return { return: { exited: true, exitcode: 5n, 'out-data': Buffer.from(pieces.join('')).toString('base64') } };
+        return undefined;
+      };
+    };
+    let r = await withAgent(agentFor(['a\n', 'bc', '\n'], true), ['exec', 'sh']);
+    assert.equal(r.run.code, 5, r.run.stderr);
+    assert.equal(r.run.stdout, 'a\nbc\n');
+    assert.equal(r.run.stderr, 'E');
+    const start = r.requests.find((q) => q.command === '__io.qga-ts_guest-exec')!;
+    assert.equal(start.args!.get('process-group'), true);
+    assert.equal(start.args!.get('capture-output'), 'separated');
+    const offsets = r.requests.filter((q) => q.command === '__io.qga-ts_guest-exec-output' && q.args!.get('stream') === 'stdout').map((q) => Number(q.args!.get('offset')));
+    assert.deepEqual(offsets, [0, 2, 4]);
+    assert.equal(r.requests.at(-1)!.command, 'guest-exec-status');
+
+    r = await withAgent(agentFor(['x'], false), ['exec', '--timeout', '0.2', 'sleep', '100']);
+    assert.equal(r.run.code, 124);
+    assert.equal(r.run.stderr, 'Eqga-client: the guest process 77 ran longer than 0.2 s: its process group was killed\n');
+    const kill = r.requests.find((q) => q.command === '__io.qga-ts_guest-exec-signal');
+    assert.ok(kill, 'no signal was sent');
+    assert.deepEqual([kill.args!.get('pid'), kill.args!.get('signal'), kill.args!.get('group')], [77n, 9n, true]);
   });
 
   it('--timeout: exit 124 while the program keeps running', async () => {

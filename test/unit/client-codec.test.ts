@@ -163,11 +163,12 @@ describe('generated client surface', () => {
     assert.equal(methods.length, commandTable.size);
     assert.deepEqual(Object.keys(commandShapes), [...commandTable.keys()]);
     for (const name of commandTable.keys()) {
-      // Downstream names (__io.qga-ts_guest-file-stat) camel-case every part: ioQgaTsGuestFileStat.
-      const method = name.replace(/^__/, '').replace(/[-_.]([a-z])/g, (_, c: string) => c.toUpperCase());
+      // Downstream names (__io.qga-ts_x-y) drop the prefix's punctuation: ioQgaTsXY.
+      const method = name.startsWith('__') ? clientMethodName(name) : name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
       assert.ok(methods.includes(method), method);
       assert.equal(commandShapes[name as keyof typeof commandShapes].successResponse, commandTable.get(name)!.successResponse);
     }
+    assert.ok(methods.includes('ioQgaTsGuestExecOutput'));
   });
 
   it('methods pass command, args and options to invoke', async () => {

@@ -39,6 +39,12 @@ for v in "${versions[@]}"; do
   node=$(node_bin "$v")
   echo "== Node $v: unit and integration tests"
   start=$SECONDS
-  "$node" --import tsx --test --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts
+  # package-deb builds the standalone executable from the Node that runs it, which must be the
+  # build machine's (SEA assets need Node >= 20.12): it runs once, in npm test.
+  files=()
+  for f in test/unit/*.test.ts test/integration/*.test.ts; do
+    [ "$f" = test/integration/package-deb.test.ts ] || files+=("$f")
+  done
+  "$node" --import tsx --test --test-reporter=spec "${files[@]}"
   echo "== Node $v: passed in $((SECONDS - start)) s"
 done

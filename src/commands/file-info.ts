@@ -102,11 +102,17 @@ export async function guestDirList(args: IoQgaTsGuestDirListArgs, ctx: AgentCont
   const max = intArg('max-entries', args['max-entries'], DIR_LIST_DEFAULT_ENTRIES, 1, DIR_LIST_MAX_ENTRIES);
   const path = absolute('__io.qga-ts_guest-dir-list', args.path);
   let dir: fs.Dir;
+  let fd: number | undefined;
   try {
-    // encoding 'buffer' (supported, missing from @types/node) keeps names as the kernel's bytes.
-    dir = await fs.promises.opendir(path, { encoding: 'buffer', bufferSize: 256 } as unknown as fs.OpenDirOptions);
+    // Node 18's Dir joins its path and each name as strings: a path that is not UTF-8 goes through its descriptor.
+    if (typeof path !== 'string') fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    const dirPath = fd === undefined ? path : `/proc/self/fd/${fd}`;
+    // latin1 maps each byte to one character, so the names keep the kernel's bytes.
+    dir = await fs.promises.opendir(dirPath as string, { encoding: 'latin1', bufferSize: 256 });
   } catch (err) {
     throw genericError(`failed to open directory '${args.path}': ${strerror(err)}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const dirBytes = typeof path === 'string' ? Buffer.from(path) : path;
   const entries: GuestDirEntry[] = [];
@@ -124,7 +130,7 @@ export async function guestDirList(args: IoQgaTsGuestDirListArgs, ctx: AgentCont
       if (index++ < offset) continue;
       // One entry past a full page only proves that there is a next page.
       if (entries.length === max) return { entries, 'next-offset': offset + entries.length };
-      const entry = entryOf(dirBytes, d.name as unknown as Buffer);
+      const entry = entryOf(dirBytes, Buffer.from(d.name, 'latin1'));
       // ASCII JSON: characters are bytes; 2 more for the ", " between entries.
       const size = toJson(entry as never).length + 2;
       if (bytes + size > DIR_LIST_REPLY_BUDGET && entries.length > 0) return { entries, 'next-offset': offset + entries.length };

@@ -90,6 +90,14 @@ describe('__io.qga-ts_guest-dir-list', () => {
     assert.deepEqual(entries.map((e) => [e.name, e.stat?.type, e.stat?.['link-target']]), [['a\ufffdb', 'file', undefined], ['l', 'symlink', '../file']]);
   });
 
+  it('lists a directory whose path holds U+0000 (bytes C0 80, as qemu-ga maps it)', async () => {
+    const nul = Buffer.concat([Buffer.from(`${dir}/n`), Buffer.of(0xc0, 0x80), Buffer.from('l')]);
+    fs.mkdirSync(nul);
+    fs.writeFileSync(Buffer.concat([nul, Buffer.from('/inside')]), 'x');
+    const entries = (await guestDirList({ path: `${dir}/n\0l` }, ctx)).entries;
+    assert.deepEqual(entries.map((e) => [e.name, e.stat?.type, e.stat?.size]), [['inside', 'file', 1n]]);
+  });
+
   it('keeps every reply under 1 MiB, whatever max-entries says', async () => {
     const big = path.join(dir, 'big');
     fs.mkdirSync(big);

@@ -199,6 +199,13 @@ function commandMembers(b: Built, def: CommandDef): Member[] | null {
 
 // ---- naming -----------------------------------------------------------------------------
 
+/** The project's command feature for queries that change nothing (served concurrently with --max-clients). */
+export const READ_ONLY_FEATURE = '__io.qga-ts_read-only';
+
+function isReadOnly(c: CommandDef): boolean {
+  return c.features.some((f) => f.name === READ_ONLY_FEATURE);
+}
+
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 function tsIdent(name: string): string {
@@ -701,6 +708,8 @@ function genCommands(g: Gen, sourceName: string): string {
   out += '  readonly name: string;\n';
   out += '  /** false: nothing is sent when the command succeeds. */\n';
   out += '  readonly successResponse: boolean;\n';
+  out += `  /** The schema gives it the \`${READ_ONLY_FEATURE}\` feature: it changes nothing in the guest. */\n`;
+  out += '  readonly readOnly: boolean;\n';
   out += "  /** Validates and converts the request's arguments; throws QgaError with qemu-ga's texts. */\n";
   out += '  visitArgs(args: JsonObject | undefined): Args;\n';
   out += '}\n\n';
@@ -711,7 +720,7 @@ function genCommands(g: Gen, sourceName: string): string {
   out += '/** Every command, in registration order. */\n';
   out += 'export const commandTable: ReadonlyMap<string, CommandDescriptor> = new Map<string, CommandDescriptor>([\n';
   for (const c of b.commands) {
-    out += `  [${quote(c.name)}, { name: ${quote(c.name)}, successResponse: ${c.successResponse}, visitArgs: V.${argsVisitFnName(c.name)} }],\n`;
+    out += `  [${quote(c.name)}, { name: ${quote(c.name)}, successResponse: ${c.successResponse}, readOnly: ${isReadOnly(c)}, visitArgs: V.${argsVisitFnName(c.name)} }],\n`;
   }
   out += ']);\n\n';
 

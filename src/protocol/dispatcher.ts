@@ -3,10 +3,13 @@ import { WireString, type JsonObject, type JsonValue, type OutValue, type WireOb
 import { qdictOrderedKeys } from '../json/qdict-order.ts';
 import { QgaError } from './errors.ts';
 import type { CommandFilter } from './command-filter.ts';
+import type { CommandGate } from './command-gate.ts';
 
 export interface CommandDescriptor {
   readonly name: string;
   readonly successResponse: boolean;
+  /** Changes nothing in the guest: never waits for the gate. */
+  readonly readOnly?: boolean;
   visitArgs(args: JsonObject | undefined): unknown;
 }
 
@@ -92,6 +95,8 @@ export class Dispatcher {
     private readonly filter: CommandFilter,
     private readonly ctx: unknown,
     private readonly log: DispatchLog,
+    /** Several connections (--max-clients): commands that are not read-only pass it one at a time. */
+    private readonly gate?: CommandGate,
   ) {}
 
   /** Returns the reply, null for a successful success-response:false command, or a promise of either. */
@@ -129,6 +134,17 @@ export class Dispatcher {
     if (name === undefined) return errorReply(new QgaError('GenericError', "QMP input lacks member 'execute'"), id);
     const command = this.table.get(name);
     if (command === undefined) return errorReply(new QgaError('CommandNotFound', `The command ${name} has not been found`), id);
+    if (this.gate !== undefined && !command.readOnly) {
+      // The filter (frozen state included) is consulted when the command's turn comes, not before.
+      const gatedName = name;
+      const gatedArgs = args;
+      return this.gate.run(() => this.execute(command, gatedName, gatedArgs, id));
+    }
+    return this.execute(command, name, args, id);
+  }
+
+  /** The filter, the arguments and the handler, once the command may run. */
+  private execute(command: CommandDescriptor, name: string, args: WireObject | undefined, id: WireValue | undefined): Reply | null | Promise<Reply | null> {
     if (!this.filter.isEnabled(name)) {
       return errorReply(new QgaError('CommandNotFound', `Command ${name} has been disabled: the command is not allowed`), id);
     }

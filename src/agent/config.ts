@@ -11,6 +11,8 @@ export const QGA_SERIAL_PATH_DEFAULT = '/dev/ttyS0';
 export const QGA_PIDFILE_DEFAULT = '/var/run/qemu-ga.pid';
 export const QGA_STATEDIR_DEFAULT = '/var/run';
 export const QGA_FSFREEZE_HOOK_DEFAULT = '/etc/qemu/fsfreeze-hook';
+/** The most connections `--max-clients` may serve at once: each may hold a 64 MiB message in progress (docs/limits.md). */
+export const MAX_CLIENTS_LIMIT = 16;
 
 /** The effective configuration, after the config file, the command line and the defaults. */
 export interface AgentConfig {
@@ -44,6 +46,8 @@ export interface AgentConfig {
   execAudit: boolean;
   /** qga-ts extension (`exclude-interfaces`, `--exclude-interfaces`): glob patterns of interface names to leave out. */
   excludeInterfaces: string[];
+  /** qga-ts extension (`max-clients`, `--max-clients`): connections served at once on unix-listen/vsock-listen; 1 = qemu-ga. */
+  maxClients: number;
 }
 
 /** The configuration while it is being built: the defaulted members may still be unset. */
@@ -71,6 +75,7 @@ export function newConfigDraft(): ConfigDraft {
     execAllow: null,
     execAudit: false,
     excludeInterfaces: [],
+    maxClients: 1,
   };
 }
 
@@ -98,6 +103,13 @@ export function parsePatternList(s: string): { patterns: string[] } | { error: s
     }
   }
   return { patterns };
+}
+
+/** A `max-clients` value: a whole number from 1 to MAX_CLIENTS_LIMIT, or the words saying why not. */
+export function parseMaxClients(s: string): number | { error: string } {
+  const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 1 && n <= MAX_CLIENTS_LIMIT)) return { error: `needs a number of connections from 1 to ${MAX_CLIENTS_LIMIT}, not '${s}'` };
+  return n;
 }
 
 /** A message for the GLib default log handler (the agent's own handler is not installed yet). */
@@ -212,6 +224,12 @@ export function loadConfigFile(draft: ConfigDraft, path: string, required: boole
       if ('error' in r) fail(`exclude-interfaces: ${r.error}`);
       else draft.excludeInterfaces.push(...r.patterns);
     }
+    const maxClients = str('max-clients');
+    if (maxClients !== undefined) {
+      const n = parseMaxClients(maxClients);
+      if (typeof n !== 'number') fail(`max-clients: ${n.error}`);
+      else draft.maxClients = n;
+    }
   }
 
   if (firstError !== undefined) {
@@ -244,6 +262,14 @@ export type ChannelResolution = { ok: true; config: AgentConfig } | { ok: false;
  * `must specify a path for this channel`, which the caller logs as a critical and exits 1.
  */
 export function resolveChannel(config: AgentConfig, activation: string | null): ChannelResolution {
+  const method = activation ?? config.method;
+  if (config.maxClients > 1 && (method === 'virtio-serial' || method === 'isa-serial')) {
+    // A serial port is one stream with one host at its other end: there is nothing to serve a second client on.
+    return {
+      ok: false,
+      critical: `max-clients=${config.maxClients} needs a listening channel (unix-listen or vsock-listen); ${method} is a single stream`,
+    };
+  }
   if (activation !== null) return { ok: true, config: { ...config, method: activation, channelPath: null } };
   if (config.channelPath !== null) return { ok: true, config };
   if (config.method === 'virtio-serial') return { ok: true, config: { ...config, channelPath: QGA_VIRTIO_PATH_DEFAULT } };
@@ -253,7 +279,7 @@ export function resolveChannel(config: AgentConfig, activation: string | null): 
 
 /**
  * qemu-ga's config_dump() output (docs/compatibility.md §Agent), byte for byte. `fsfreeze-timeout`, `exec-allow`,
- * `exec-audit` and `exclude-interfaces` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
+ * `exec-audit`, `exclude-interfaces` and `max-clients` (our extensions) are added at the end only when set, so the default output stays identical to qemu-ga 10.2's.
  */
 export function dumpConfig(config: AgentConfig): string {
   const entries: Array<[string, string]> = [];
@@ -275,5 +301,6 @@ export function dumpConfig(config: AgentConfig): string {
   if (config.execAllow !== null) str('exec-allow', config.execAllow.join(','));
   if (config.execAudit) entries.push(['exec-audit', 'true']);
   if (config.excludeInterfaces.length > 0) str('exclude-interfaces', config.excludeInterfaces.join(','));
+  if (config.maxClients !== 1) entries.push(['max-clients', String(config.maxClients)]);
   return keyFileToData([{ name: GROUP, entries }]);
 }

@@ -7,7 +7,7 @@
 // parses twice) is the product here, and no well-kept npm parser reproduces it.
 import { QGA_CONF_DEFAULT, QGA_FSFREEZE_HOOK_DEFAULT, QGA_PIDFILE_DEFAULT, QGA_SERIAL_PATH_DEFAULT,
   QGA_STATEDIR_DEFAULT, QGA_VIRTIO_PATH_DEFAULT, applyDefaults, loadConfigFile, newConfigDraft,
-  parsePatternList, splitRpcList, type AgentConfig } from './config.ts';
+  MAX_CLIENTS_LIMIT, parseMaxClients, parsePatternList, splitRpcList, type AgentConfig } from './config.ts';
 import { formatGLibMessage, glibConsoleIsUtf8, nowMicros } from './log.ts';
 import { QGA_FULL_VERSION, QGA_VERSION } from './version.ts';
 import { parseExecAllow } from '../commands/exec-policy.ts';
@@ -45,6 +45,7 @@ export const QGA_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'exec-allow', hasArg: 1, val: 'exec-allow', exactOnly: true },
   { name: 'exec-audit', hasArg: 0, val: 'exec-audit', exactOnly: true },
   { name: 'exclude-interfaces', hasArg: 1, val: 'exclude-interfaces', exactOnly: true },
+  { name: 'max-clients', hasArg: 1, val: 'max-clients', exactOnly: true },
 ];
 
 /** One getopt_long() return: an option (val, optarg) or '?' with the diagnostic getopt printed. */
@@ -199,6 +200,12 @@ qga-ts, a reimplementation of the QEMU Guest Agent for Node.js
                     qga-ts only: comma-separated glob patterns of interface
                     names that guest-network-get-interfaces leaves out (for
                     example: --exclude-interfaces='veth*,docker*,br-*')
+      --max-clients=N
+                    qga-ts only: with unix-listen or vsock-listen, serve up to
+                    N connections at once (1 to ${MAX_CLIENTS_LIMIT}, default 1: one at a
+                    time, as qemu-ga). Commands that change the guest still
+                    run one at a time. N above 1 is refused with virtio-serial
+                    and isa-serial, which are a single stream
   -t, --statedir    directory for the agent's state files (absolute path,
                     default is ${QGA_STATEDIR_DEFAULT})
   -v, --verbose     log everything, debugging messages included
@@ -356,6 +363,15 @@ export function parseCommandLine(args: readonly string[], ctx: ParseContext): Pa
           return exit(1);
         }
         draft.excludeInterfaces.push(...r.patterns);
+        break;
+      }
+      case 'max-clients': {
+        const n = parseMaxClients(arg!);
+        if (typeof n !== 'number') {
+          stderr += `${ctx.argv0}: option '--max-clients' ${n.error}\n`;
+          return exit(1);
+        }
+        draft.maxClients = n;
         break;
       }
       default:

@@ -121,7 +121,7 @@ describe('loadConfigFile', () => {
     const { ok, messages, draft } = load(
       '[other]\nmethod=nope\n[general]\ndaemon=true\nmethod=unix-listen\npath=/tmp/x\nlogfile=/tmp/l\npidfile=/p\n' +
         'fsfreeze-hook=/h\nstatedir=/s\nverbose=1\nretry-path=1\nblock-rpcs=guest-ping;guest-get-time\nallow-rpcs=a,b\n' +
-        'blacklist=z\nfsfreeze-timeout=20\nexec-allow=/bin/sh,/usr/bin/uname\nexec-audit=true\n',
+        'blacklist=z\nfsfreeze-timeout=20\nexec-allow=/bin/sh,/usr/bin/uname\nexec-audit=true\nmax-clients=3\n',
     );
     assert.ok(ok);
     assert.deepEqual(messages, []);
@@ -129,6 +129,7 @@ describe('loadConfigFile', () => {
       daemonize: true, method: 'unix-listen', channelPath: '/tmp/x', logFile: '/tmp/l', pidFile: '/p', fsfreezeHook: '/h',
       stateDir: '/s', verbose: true, retryPath: true, blockRpcs: ['guest-ping;guest-get-time'], allowRpcs: ['b', 'a'],
       dumpConf: false, fsfreezeTimeout: 20, execAllow: ['/bin/sh', '/usr/bin/uname'], execAudit: true, excludeInterfaces: [],
+      maxClients: 3,
     });
   });
 
@@ -197,6 +198,12 @@ describe('loadConfigFile', () => {
         "'[:' (a POSIX class or collating element) is not supported in a pattern",
     );
   });
+  it('reads our max-clients key and refuses a bad one in words', () => {
+    assert.equal(load('[general]\nmax-clients=8\n').draft.maxClients, 8);
+    assert.equal(load('[general]\n').draft.maxClients, 1);
+    assert.equal(loadError('[general]\nmax-clients=0\n'), "max-clients: needs a number of connections from 1 to 16, not '0'");
+    assert.equal(loadError('[general]\nmax-clients=many\n'), "max-clients: needs a number of connections from 1 to 16, not 'many'");
+  });
 });
 
 describe('resolveChannel', () => {
@@ -208,6 +215,21 @@ describe('resolveChannel', () => {
     for (const method of ['unix-listen', 'vsock-listen', 'no-such-method']) {
       assert.deepEqual(resolveChannel(base({ method }), null), { ok: false, critical: 'must specify a path for this channel' });
     }
+  });
+
+  it('refuses max-clients above 1 on a serial channel, which is a single stream, and takes it on a listener', () => {
+    for (const method of ['virtio-serial', 'isa-serial']) {
+      assert.deepEqual(resolveChannel(base({ method, maxClients: 4 }), null), {
+        ok: false,
+        critical: `max-clients=4 needs a listening channel (unix-listen or vsock-listen); ${method} is a single stream`,
+      });
+      assert.equal(resolveChannel(base({ method, maxClients: 1 }), null).ok, true);
+    }
+    for (const method of ['unix-listen', 'vsock-listen']) {
+      assert.equal(resolveChannel(base({ method, channelPath: '/x', maxClients: 16 }), null).ok, true);
+    }
+    // Socket activation makes it unix-listen whatever the method said.
+    assert.equal(resolveChannel(base({ method: 'virtio-serial', maxClients: 4 }), 'unix-listen').ok, true);
   });
 
   it('lets socket activation force the method and clear the path', () => {
@@ -275,6 +297,11 @@ describe('-D dump', () => {
     const p = conf('[general]\nexclude-interfaces=veth*\n');
     assert.equal(dump(['-D', '--exclude-interfaces=docker*,br-*', '--exclude-interfaces', 'tap?'], { QGA_CONF: p }),
       DEFAULT_DUMP + 'exclude-interfaces=veth*,docker*,br-*,tap?\n');
+  });
+
+  it('adds max-clients only when it is not 1', () => {
+    assert.equal(dump(['-D', '-m', 'unix-listen', '-p', '/s', '--max-clients=1']), dump(['-D', '-m', 'unix-listen', '-p', '/s']));
+    assert.equal(dump(['-D', '-m', 'unix-listen', '-p', '/s', '--max-clients=3']), dump(['-D', '-m', 'unix-listen', '-p', '/s']) + 'max-clients=3\n');
   });
 
   const QEMU_GA = '/usr/sbin/qemu-ga';

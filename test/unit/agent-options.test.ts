@@ -148,7 +148,7 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([]), {
       daemonize: false, method: 'virtio-serial', channelPath: null, logFile: null, pidFile: '/var/run/qemu-ga.pid',
       fsfreezeHook: null, stateDir: '/var/run', verbose: false, retryPath: false, blockRpcs: [], allowRpcs: [],
-      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false, excludeInterfaces: [],
+      dumpConf: false, fsfreezeTimeout: 0, execAllow: null, execAudit: false, excludeInterfaces: [], maxClients: 1,
     });
   });
 
@@ -189,6 +189,22 @@ describe('parseCommandLine', () => {
       stdout: '',
       stderr: "qemu-ga: option '--exclude-interfaces': pattern 'eth[[.0.]]': '[.' (a POSIX class or collating element) is not supported in a pattern\n",
     });
+  });
+
+  it('takes --max-clients from 1 to 16 and refuses anything else in words', () => {
+    assert.equal(run([]).maxClients, 1);
+    assert.equal(run(['--max-clients=4']).maxClients, 4);
+    assert.equal(run(['--max-clients', '16']).maxClients, 16);
+    for (const bad of ['0', '17', 'four', '-1', '2.5', '', '1e1']) {
+      assert.deepEqual(parse([`--max-clients=${bad}`]), {
+        kind: 'exit',
+        code: 1,
+        stdout: '',
+        stderr: `qemu-ga: option '--max-clients' needs a number of connections from 1 to 16, not '${bad}'\n`,
+      });
+    }
+    // Exact-only, like our other long options: no abbreviation of it is taken.
+    assert.equal(parse(['--max-c=2']).kind, 'exit');
   });
 
   it('stores each list string reversed and accumulates them in order', () => {

@@ -11,6 +11,7 @@ import { Pidfile, PidfileError } from './agent/pidfile.ts';
 import { becomeDaemon, notifyParent, spawnDaemon, takeDaemonMarker, type DaemonChild } from './agent/daemonize.ts';
 import { CommandFilter } from './protocol/command-filter.ts';
 import { Dispatcher } from './protocol/dispatcher.ts';
+import { CommandGate } from './protocol/command-gate.ts';
 import { Session } from './protocol/session.ts';
 import { createHandlers } from './commands/index.ts';
 import type { AgentContext, SystemServices } from './commands/context.ts';
@@ -60,13 +61,13 @@ function createTransport(config: AgentConfig, logger: AgentLogger, activated: bo
   const path = config.channelPath ?? '';
   switch (config.method) {
     case 'unix-listen':
-      return new UnixListenTransport(activated ? undefined : path, logger, activated ? SD_LISTEN_FD : undefined);
+      return new UnixListenTransport(activated ? undefined : path, logger, activated ? SD_LISTEN_FD : undefined, config.maxClients);
     case 'virtio-serial':
       return new VirtioSerialTransport(path, logger);
     case 'isa-serial':
       return new IsaSerialTransport(path, logger);
     case 'vsock-listen':
-      return new VsockListenTransport(path, logger);
+      return new VsockListenTransport(path, logger, config.maxClients);
     default:
       return undefined;
   }
@@ -186,9 +187,16 @@ async function main(): Promise<void> {
     excludeInterfaces: new GlobList(config.excludeInterfaces),
   };
   startSystemServices(ctx);
-  const dispatcher = new Dispatcher(commandTable, createHandlers() as never, filter, ctx, {
-    handlerCrash: (command, err) => logger.critical(`${command}: internal error: ${err instanceof Error ? err.stack : String(err)}`),
-  });
+  // Several clients: those commands that change the guest wait for each other (command-gate.ts).
+  const gate = config.maxClients > 1 ? new CommandGate() : undefined;
+  const dispatcher = new Dispatcher(
+    commandTable,
+    createHandlers() as never,
+    filter,
+    ctx,
+    { handlerCrash: (command, err) => logger.critical(`${command}: internal error: ${err instanceof Error ? err.stack : String(err)}`) },
+    gate,
+  );
 
   const transport = createTransport(config, logger, activation !== null);
   if (transport === undefined) {
@@ -196,16 +204,26 @@ async function main(): Promise<void> {
     logger.critical('failed to initialize guest agent channel');
     return fail();
   }
-  const session = new Session(dispatcher, transport, config.verbose ? sessionTrace(logger) : undefined);
+  const trace = config.verbose ? sessionTrace(logger) : undefined;
+  const session = new Session(dispatcher, transport, trace);
+  const deliver = (to: Session, chunk: Buffer): void => {
+    noteActivity();
+    if (config.verbose) feedVerbose(logger, to, chunk);
+    else to.feed(chunk);
+  };
   const open = async (): Promise<boolean> => {
     try {
       await transport.open({
-        data: (chunk) => {
-          noteActivity();
-          if (config.verbose) feedVerbose(logger, session, chunk);
-          else session.feed(chunk);
-        },
+        data: (chunk) => deliver(session, chunk),
         clientGone: () => session.clientGone(),
+        // --max-clients: each connection has a session (parser, framing, replies) of its own.
+        connected:
+          config.maxClients > 1
+            ? (link) => {
+                const own = new Session(dispatcher, link, trace);
+                return { data: (chunk) => deliver(own, chunk), gone: () => own.clientGone() };
+              }
+            : undefined,
         stopped: (reason) => {
           logger.warning(reason);
           transport.close();

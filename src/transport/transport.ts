@@ -3,9 +3,34 @@ import type { PacedWriter } from '../protocol/session.ts';
 
 export type { PacedWriter };
 
-export interface ChannelEvents {
-  /** Bytes from the host, in order. */
+/**
+ * One connection of a listener serving several at once (--max-clients above 1): the reply sink of
+ * that connection's own session. Writes go to this connection only; pausing stops reading it only.
+ */
+export interface ClientLink {
+  /** Queues bytes for this connection (a string: latin1); dropped (and logged) once it has gone. */
+  write(data: Buffer | string): void;
+  /** This connection's end for a reply written in pieces; undefined once it has gone. */
+  writer(): PacedWriter | undefined;
+  pause(): void;
+  resume(): void;
+}
+
+/** Where one connection's bytes go, and its end. */
+export interface LinkEvents {
   data(chunk: Buffer): void;
+  /** The connection closed: nothing more comes from it and nothing written to it arrives. */
+  gone(): void;
+}
+
+export interface ChannelEvents {
+  /** Bytes from the host, in order (the only client of the moment). */
+  data(chunk: Buffer): void;
+  /**
+   * A listener serving several connections at once (--max-clients above 1) announces each one
+   * here instead of delivering through data()/clientGone(); required then.
+   */
+  connected?(link: ClientLink): LinkEvents;
   /** The client of the moment went away (listening transports): its unread input is of no use now. */
   clientGone?(): void;
   /** The channel failed for good (read error, isa-serial EOF); the reason is logged. */
@@ -17,7 +42,7 @@ export interface ChannelLog {
   debug(message: string): void;
 }
 
-export interface Transport {
+export interface Transport extends ClientLink {
   /** Opens the channel; throws ChannelError with qemu-ga's text on failure. */
   open(events: ChannelEvents): Promise<void>;
   /**

@@ -1,11 +1,12 @@
-// unix-listen: one client served at a time; up to MAX_WAITING later clients wait, unread, until it
-// leaves, and any beyond those are closed at once, so waiting clients cannot use up the descriptors
-// the served one needs (Node accepts every connection; it cannot leave them in the listen backlog).
+// unix-listen: one client served at a time (up to max-clients with --max-clients); up to MAX_WAITING
+// later clients wait, unread, until one leaves, and any beyond those are closed at once, so waiting
+// clients cannot use up the descriptors the served ones need (Node accepts every connection; it
+// cannot leave them in the listen backlog).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as nodePath from 'node:path';
 import { strerror } from '../platform/linux/strerror.ts';
-import { ChannelError, type ChannelEvents, type ChannelLog, type PacedWriter, type Transport } from './transport.ts';
+import { ChannelError, type ChannelEvents, type ChannelLog, type ClientLink, type PacedWriter, type Transport } from './transport.ts';
 
 // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 const SUN_PATH_MAX = 108;
@@ -29,20 +30,24 @@ function bindError(err: Error, path: string): unknown {
 
 export class UnixListenTransport implements Transport {
   private server: net.Server | undefined;
-  private current: net.Socket | undefined;
-  private currentWriter: SocketWriter | undefined;
+  /** The one client (max-clients 1). */
+  private current: SocketLink | undefined;
+  /** Every served socket, in both modes. */
+  private readonly served = new Set<net.Socket>();
   private readonly waiting: net.Socket[] = [];
   private paused = false;
   private events: ChannelEvents | undefined;
 
-  /** path: the socket path; listenFd: a systemd-activated listening socket instead. */
+  /** path: the socket path; listenFd: a systemd-activated listening socket instead; maxClients: served at once. */
   constructor(
     private readonly path: string | undefined,
     private readonly log: ChannelLog,
     private readonly listenFd?: number,
+    private readonly maxClients = 1,
   ) {}
 
   async open(events: ChannelEvents): Promise<void> {
+    if (this.maxClients > 1 && events.connected === undefined) throw new Error('several clients need a connected() handler');
     this.events = events;
     const server = net.createServer({ pauseOnConnect: true }, (socket) => this.accepted(socket));
     this.server = server;
@@ -75,45 +80,67 @@ export class UnixListenTransport implements Transport {
   }
 
   private accepted(socket: net.Socket): void {
-    if (this.current !== undefined && this.waiting.length >= MAX_WAITING) {
+    const full = this.served.size >= this.maxClients;
+    if (full && this.waiting.length >= MAX_WAITING) {
       // destroy() closes the descriptor now: the flood costs one fd at a time, never more.
       socket.destroy();
       this.log.debug(`${MAX_WAITING} clients already waiting: connection closed`);
       return;
     }
     socket.on('error', (err) => this.log.debug(`channel error: ${strerror(err)}`));
-    if (this.current === undefined) this.serve(socket);
+    if (!full) this.serve(socket);
     else this.waiting.push(socket);
   }
 
   private serve(socket: net.Socket): void {
-    this.current = socket;
-    this.currentWriter = new SocketWriter(socket, () => this.current === socket);
+    this.served.add(socket);
+    if (this.maxClients === 1) this.serveOnly(socket);
+    else this.serveOneOfMany(socket);
+  }
+
+  /** qemu-ga's way: this client has the channel; its bytes go to the agent's one session. */
+  private serveOnly(socket: net.Socket): void {
+    const link: SocketLink = new SocketLink(socket, this.log, () => this.current === link);
+    this.current = link;
     socket.on('data', (chunk: Buffer) => this.events?.data(chunk));
     socket.once('close', () => {
       this.log.debug('received EOF');
-      if (this.current === socket) this.current = undefined;
+      if (this.current === link) this.current = undefined;
       this.events?.clientGone?.();
-      const next = this.waiting.shift();
-      if (next !== undefined) this.serve(next);
+      this.serveNext(socket);
     });
     if (!this.paused) socket.resume();
   }
 
+  /** --max-clients: this connection gets a session of its own. */
+  private serveOneOfMany(socket: net.Socket): void {
+    const link = new SocketLink(socket, this.log, () => true);
+    const own = (this.events?.connected as NonNullable<ChannelEvents['connected']>)(link);
+    socket.on('data', (chunk: Buffer) => own.data(chunk));
+    socket.once('close', () => {
+      this.log.debug('received EOF');
+      own.gone();
+      this.serveNext(socket);
+    });
+    socket.resume();
+  }
+
+  private serveNext(gone: net.Socket): void {
+    this.served.delete(gone);
+    const next = this.waiting.shift();
+    if (next !== undefined) this.serve(next);
+  }
+
   write(data: Buffer | string): void {
-    const socket = this.current;
-    if (socket === undefined || socket.destroyed || !socket.writable) {
+    if (this.current === undefined) {
       this.log.warning('error writing to channel: no client connected');
       return;
     }
-    if (typeof data === 'string') socket.write(data, 'latin1');
-    else socket.write(data);
+    this.current.write(data);
   }
 
   writer(): PacedWriter | undefined {
-    const socket = this.current;
-    if (socket === undefined || socket.destroyed || !socket.writable) return undefined;
-    return this.currentWriter;
+    return this.current?.writer();
   }
 
   pause(): void {
@@ -128,10 +155,46 @@ export class UnixListenTransport implements Transport {
 
   close(): void {
     // net.Server#close would unlink the socket file; qemu-ga leaves it, so only the handles go.
-    for (const s of [this.current, ...this.waiting]) s?.destroy();
+    for (const s of [...this.served, ...this.waiting]) s.destroy();
     this.waiting.length = 0;
+    this.served.clear();
     this.current = undefined;
     this.server?.unref();
+  }
+}
+
+/** One served socket: its writes, its paced writer, its reading. */
+class SocketLink implements ClientLink {
+  private readonly pacer: SocketWriter;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly log: ChannelLog,
+    isCurrent: () => boolean,
+  ) {
+    this.pacer = new SocketWriter(socket, isCurrent);
+  }
+
+  write(data: Buffer | string): void {
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) {
+      this.log.warning('error writing to channel: no client connected');
+      return;
+    }
+    if (typeof data === 'string') socket.write(data, 'latin1');
+    else socket.write(data);
+  }
+
+  writer(): PacedWriter | undefined {
+    return this.pacer.open ? this.pacer : undefined;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 }
 

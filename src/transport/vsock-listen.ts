@@ -6,6 +6,16 @@ import { strerror } from '../platform/linux/strerror.ts';
 import { FdChannel } from './fd-channel.ts';
 import { ChannelError, type ChannelEvents, type ChannelLog, type ClientLink, type LinkEvents, type PacedWriter, type Transport } from './transport.ts';
 
+/** The listening socket's calls; a test puts an AF_UNIX socket in AF_VSOCK's place. */
+export interface ListenCalls {
+  /** socket + bind + listen; returns the listening fd or throws an Error carrying `errno`. */
+  listen(cid: number, port: number): number;
+  /** accept() off the event loop: the connected fd. */
+  accept(listenFd: number): Promise<number>;
+}
+
+const VSOCK_CALLS: ListenCalls = { listen: vsockListen, accept: vsockAccept };
+
 export class VsockListenTransport implements Transport {
   private listenFd = -1;
   /** The one client (max-clients 1). */
@@ -19,6 +29,7 @@ export class VsockListenTransport implements Transport {
     private readonly path: string,
     private readonly log: ChannelLog,
     private readonly maxClients = 1,
+    private readonly calls: ListenCalls = VSOCK_CALLS,
   ) {}
 
   async open(events: ChannelEvents): Promise<void> {
@@ -26,7 +37,7 @@ export class VsockListenTransport implements Transport {
     const addr = parseVsockAddress(this.path);
     if (addr === undefined) throw new ChannelError(`error parsing address '${this.path}'`);
     try {
-      this.listenFd = vsockListen(addr.cid, addr.port);
+      this.listenFd = this.calls.listen(addr.cid, addr.port);
     } catch (err) {
       throw new ChannelError(`Failed to bind socket: ${strerror(err)}`);
     }
@@ -39,7 +50,7 @@ export class VsockListenTransport implements Transport {
     this.accepting = true;
     let fd: number;
     try {
-      fd = await vsockAccept(this.listenFd);
+      fd = await this.calls.accept(this.listenFd);
     } catch (err) {
       this.accepting = false;
       if (!this.closed) events.stopped(`error accepting vsock client: ${strerror(err)}`);

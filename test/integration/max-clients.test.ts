@@ -1,6 +1,6 @@
 // --max-clients=N on unix-listen: up to N connections served at once, each with its own framing;
 // file handles shared; the N+1th waits until one leaves; a flood cannot take the served ones' fds.
-// (vsock-listen takes the same option but cannot be tested here: this machine has no vsock loopback.)
+// (vsock-listen: test/unit/vsock-listen.test.ts, on a unix socket, as this machine has no vsock loopback.)
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

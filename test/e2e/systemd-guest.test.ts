@@ -1,9 +1,11 @@
 // End to end in a real systemd guest (Debian 12, test/e2e/README.md): the packages `npm run package`
 // writes, installed the way a user would, started by systemd and udev when the host plugs the agent's
 // port, and their cold start beside Debian's qemu-ga in the same guest. One guest, in order:
-//   qemu-ga (preinstalled): boot → first answer, stop + drop caches + start → first answer;
+//   qemu-ga (preinstalled): boot → first answer, stop + drop caches + start → first answer, its []
+//     for a logind-only login;
 //   qga-ts .deb on Debian's nodejs: apt install (replaces qemu-guest-agent), reboot, udev start,
-//     journald, device_del/device_add, SIGKILL restart, fsfreeze hooks, cold figures, apt purge;
+//     journald, device_del/device_add, SIGKILL restart, fsfreeze hooks, users from logind, cold
+//     figures, apt purge;
 //   qga-ts-standalone .deb after nodejs is purged: reboot, udev start, journald, cold figures.
 //
 //   npm run test:e2e   (needs the e2e's host packages + mmdebstrap, root to build the image once)
@@ -180,6 +182,31 @@ after(async () => {
   else fs.rmSync(rundir, { recursive: true, force: true });
 });
 
+const LOGIN_USER = 'qgae2e';
+
+/**
+ * A logind login with no utmp record (what Debian 13 guests have: no /run/utmp): a transient unit
+ * through PAM's login stack on a TTY, which pam_systemd registers as a `user` session. Returns the
+ * session's REALTIME (µs since the epoch), from which guest-get-users takes the login time.
+ */
+async function logindLogin(v: SystemdVm): Promise<bigint> {
+  const out = await v.sh(`id -u ${LOGIN_USER} >/dev/null 2>&1 || useradd -m ${LOGIN_USER}
+    systemctl stop qga-e2e-login.service 2>/dev/null || true
+    systemd-run --quiet --unit=qga-e2e-login --uid=${LOGIN_USER} -p PAMName=login -p TTYPath=/dev/tty5 -p StandardInput=tty-force sleep 3600
+    for i in $(seq 50); do
+      f=$(grep -l '^USER=${LOGIN_USER}$' /run/systemd/sessions/* 2>/dev/null | head -n1)
+      [ -n "$f" ] && grep -q '^REALTIME=' "$f" && break
+      sleep 0.2
+    done
+    grep -hE '^(CLASS|STATE|REALTIME)=' "$f"
+    echo "who=$(who | wc -l)"`);
+  assert.match(out, /^CLASS=user$/m, out);
+  assert.match(out, /^who=0$/m, `utmp has a login, so this is not the logind case:\n${out}`);
+  const realtime = /^REALTIME=(\d+)$/m.exec(out)?.[1];
+  assert.ok(realtime, out);
+  return BigInt(realtime);
+}
+
 describe("e2e systemd guest: Debian's qemu-ga, the reference for the cold start", () => {
   step('first boot: systemd starts qemu-guest-agent on the port, guest-ping answers', async (t, v) => {
     v.launch(true);
@@ -193,6 +220,11 @@ describe("e2e systemd guest: Debian's qemu-ga, the reference for the cold start"
   step('boot → first answer (qemu-ga)', (t, v) => coldBoot(t, v, 'qemu-ga', QEMU_GA_UNIT));
   step('stop, drop caches, start → first answer (qemu-ga)', (t, v) => coldRestart(t, v, 'qemu-ga', QEMU_GA_UNIT));
   step('the journal holds qemu-ga\'s lines', (t, v) => pingIsJournaled(t, v, QEMU_GA_UNIT));
+  step('a logind login with no utmp record: qemu-ga answers guest-get-users with []', async (t, v) => {
+    await logindLogin(v);
+    assert.ok(agent);
+    assert.deepEqual(await new GuestChannel(agent).ok('guest-get-users'), []);
+  });
 });
 
 describe("e2e systemd guest: qga-ts .deb on Debian's nodejs", () => {
@@ -272,6 +304,16 @@ describe("e2e systemd guest: qga-ts .deb on Debian's nodejs", () => {
     assert.match(hookLog, /qga-e2e\.sh.*freeze/);
     assert.match(hookLog, /qga-e2e\.sh.*thaw/);
     await v.sh('rm -f /etc/qemu/fsfreeze-hook.d/qga-e2e.sh');
+  });
+
+  step('a logind login with no utmp record: qga-ts answers guest-get-users from logind', async (t, v) => {
+    const realtime = await logindLogin(v);
+    assert.ok(agent);
+    const users = await new GuestChannel(agent).ok<{ user: string; 'login-time': number }[]>('guest-get-users');
+    // utmp's rule: whole seconds plus microseconds / 10^6, as a double.
+    const loginTime = Number(realtime / 1_000_000n) + Number(realtime % 1_000_000n) / 1e6;
+    assert.deepEqual(users, [{ user: LOGIN_USER, 'login-time': loginTime }]);
+    t.diagnostic(`guest-get-users: ${JSON.stringify(users)}`);
   });
 
   step('stop, drop caches, start → first answer (qga-ts, Debian nodejs)', (t, v) => coldRestart(t, v, 'qga-ts (Debian nodejs)', QGA_TS_UNIT));

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Builds the systemd e2e guest's root filesystem: Debian 12 (bookworm), systemd, udev, Debian's nodejs
-# and qemu-guest-agent, no recommends, no docs; the kernel is the host's (see guest.ts), so none here.
+# Builds the systemd e2e guest's root filesystem: Debian 12 (bookworm), systemd, udev, logind (dbus,
+# libpam-systemd), Debian's nodejs and qemu-guest-agent, no recommends, no docs; the kernel is the
+# host's (see guest.ts), so none here.
 #   image.sh MIRROR OUTDIR
 # The e2e caches the result under a hash of this file and the files it copies in (systemd/guest.ts).
 set -euo pipefail
@@ -10,7 +11,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
   --aptopt='APT::Install-Recommends "false"' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-  --include=systemd,systemd-sysv,udev,e2fsprogs,nodejs,qemu-guest-agent \
+  --include=systemd,systemd-sysv,udev,dbus,libpam-systemd,e2fsprogs,nodejs,qemu-guest-agent \
   --customize-hook="cp '$here/control.sh' \"\$1/usr/local/sbin/qga-e2e-control\"" \
   --customize-hook="cp '$here/qga-e2e-control.service' \"\$1/etc/systemd/system/\"" \
   --customize-hook='chmod 755 "$1/usr/local/sbin/qga-e2e-control"' \

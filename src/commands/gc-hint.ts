@@ -86,7 +86,8 @@ export interface ReclaimHooks {
 /**
  * V8 grows its young generation (2 MiB at start) up to 32 MiB under a busy client and, in Node
  * 18 to 22, never shrinks it back from JavaScript: no collection an embedder can ask for reduces
- * it. With growth factor 1 it stays at its start size; the agent's requests are small and short-lived.
+ * it. With growth factor 1 it stays at its start size; the agent's requests are small and short-lived
+ * (allocation-heavy floods pay for it: docs/limits.md §Memory that comes back).
  */
 export const YOUNG_GENERATION_FLAGS = '--semi-space-growth-factor=1';
 

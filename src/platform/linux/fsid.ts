@@ -4,8 +4,8 @@
 // agent's main thread, so the switch covers exactly them.
 import { errnoError, lazyBinding } from './ffi.ts';
 
-/** setgroups(2)'s number, 32-bit group ids, per architecture. */
-const SYS_SETGROUPS: Partial<Record<string, number>> = { x64: 116, arm64: 159, riscv64: 159, loong64: 159, ppc64: 81, s390x: 206, arm: 206, ia32: 81 };
+/** setgroups(2)'s number for 32-bit group ids, per architecture (setgroups32 on arm and ia32). */
+const SYS_SETGROUPS: Partial<Record<string, number>> = { x64: 116, arm64: 159, riscv64: 159, loong64: 159, ppc64: 81, s390x: 206, arm: 206, ia32: 206 };
 const ENOSYS = 38;
 const NGROUPS_MAX = 65536;
 

@@ -73,43 +73,102 @@ export function collectGarbage(): void {
   trimTimer.unref();
 }
 
-let active = false;
-let idleTimer: NodeJS.Timeout | null = null;
-const idleHooks: (() => void)[] = [];
-
-/** Registers `drop`, run when the agent goes idle: it lets go of buffers kept for the next request. */
-export function whenIdle(drop: () => void): void {
-  idleHooks.push(drop);
+/** What the idle reclaim does; a seam for tests. */
+export interface ReclaimHooks {
+  /** One full collection. */
+  collect(): void;
+  /** Hands glibc's free heap pages back to the kernel. */
+  trim(): void;
+  /** Sets V8 flags (v8.setFlagsFromString). */
+  setFlags(flags: string): void;
 }
 
 /**
- * Notes that a request arrived. Once IDLE_RECLAIM_MS pass without one, the agent collects
- * (V8 shrinks its young generation, grown to 32 MiB by a busy client, only in a collection made
- * while allocation is slow), then trims glibc's heap: RSS returns to near its start figure.
+ * V8 grows its young generation (2 MiB at start) up to 32 MiB under a busy client and, in Node
+ * 18 to 22, never shrinks it back from JavaScript: no collection an embedder can ask for reduces
+ * it. With growth factor 1 it stays at its start size; the agent's requests are small and short-lived
+ * (allocation-heavy floods pay for it: docs/limits.md §Memory that comes back).
  */
-export function noteActivity(): void {
-  active = true;
-  if (idleTimer !== null) return;
-  idleTimer = setTimeout(idleCheck, IDLE_RECLAIM_MS);
-  idleTimer.unref();
+export const YOUNG_GENERATION_FLAGS = '--semi-space-growth-factor=1';
+
+/**
+ * Runs the idle reclaim: IDLE_RECLAIM_MS after the last request, drops the buffers kept for the
+ * next request (whenIdle), collects, and TRIM_DELAY_MS later collects again and trims glibc's heap.
+ */
+export class IdleReclaimer {
+  private active = false;
+  private capped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly hooks: (() => void)[] = [];
+
+  constructor(
+    private readonly reclaim: ReclaimHooks,
+    private readonly idleMs = IDLE_RECLAIM_MS,
+  ) {}
+
+  /** Registers `drop`, run when the agent goes idle: it lets go of buffers kept for the next request. */
+  whenIdle(drop: () => void): void {
+    this.hooks.push(drop);
+  }
+
+  /** Notes that a request arrived (the first one also caps the young generation). */
+  noteActivity(): void {
+    if (!this.capped) {
+      this.capped = true;
+      // Here, not at startup: loading node:v8 costs the agent's start ~2 ms.
+      this.reclaim.setFlags(YOUNG_GENERATION_FLAGS);
+    }
+    this.active = true;
+    if (this.timer !== null) return;
+    this.arm(this.idleMs, () => this.idleCheck());
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    this.timer = setTimeout(fn, ms);
+    this.timer.unref();
+  }
+
+  private idleCheck(): void {
+    if (this.active) {
+      this.active = false;
+      this.arm(this.idleMs, () => this.idleCheck());
+      return;
+    }
+    this.timer = null;
+    for (const drop of this.hooks) drop();
+    this.reclaim.collect();
+    // The second collection frees what the first one's finalizers released; then the trim.
+    this.arm(TRIM_DELAY_MS, () => {
+      this.timer = null;
+      // A request came meanwhile (it found this timer armed): wait for the next quiet period.
+      if (this.active) return this.arm(this.idleMs, () => this.idleCheck());
+      this.reclaim.collect();
+      this.reclaim.trim();
+    });
+  }
 }
 
-function idleCheck(): void {
-  if (active) {
-    active = false;
-    idleTimer = setTimeout(idleCheck, IDLE_RECLAIM_MS);
-    idleTimer.unref();
-    return;
-  }
-  idleTimer = null;
-  for (const drop of idleHooks) drop();
-  gc()?.();
-  // The second collection frees what the first one's finalizers released; then the trim.
-  idleTimer = setTimeout(() => {
-    idleTimer = null;
-    if (active) return;
-    gc()?.();
-    mallocTrim();
-  }, TRIM_DELAY_MS);
-  idleTimer.unref();
+const reclaimer = new IdleReclaimer({
+  collect: () => gc()?.(),
+  trim: mallocTrim,
+  setFlags: (flags) => {
+    try {
+      (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString(flags);
+    } catch {
+      // an engine without the flag: the young generation grows as V8 sees fit
+    }
+  },
+});
+
+/** Registers `drop`, run when the agent goes idle: it lets go of buffers kept for the next request. */
+export function whenIdle(drop: () => void): void {
+  reclaimer.whenIdle(drop);
+}
+
+/**
+ * Notes that a request arrived. Once IDLE_RECLAIM_MS pass without one, the agent collects and
+ * trims glibc's heap: RSS returns to near its start figure.
+ */
+export function noteActivity(): void {
+  reclaimer.noteActivity();
 }

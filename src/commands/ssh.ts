@@ -6,15 +6,16 @@
 //   - add appends keys not already present as whole lines (duplicates in the request too), remove drops
 //     every line equal to a given key; both write the lines joined by LF with no trailing newline;
 //   - add creates ~/.ssh (0700, owned by the user) when the file could not be read (or with `reset`).
-// Safer than qemu-ga (docs/compatibility.md §Versions: 11.1's uid switch, done another way): the home directory is opened
-// once, then `.ssh` and `authorized_keys` are reached with openat(O_NOFOLLOW) relative to it, so a
-// symbolic link planted in place of either is never followed; the new file is written to a temporary
-// file in `.ssh`, given the user's ownership and mode 0600 through its descriptor, synced, and renamed
-// over the old one, so it never exists with the wrong owner or mode. A `.ssh` that is a symbolic link
-// (or a file) makes add fail as qemu-ga's mkdir would, with `failed to create directory '…': File exists`.
-// Beyond symbolic links, what qemu-ga 11.1 refuses by acting as the user is refused here by ownership
-// (ssh-trust.ts): a `.ssh` of another account, a hard-linked file, another account's file, or root's
-// file the user may not read give `failed to read '…': Refusing …` (add and remove too).
+// As qemu-ga 11.1.2 (CVE-2026-12080; docs/compatibility.md §ssh-key commands and the user's identity):
+// every file call runs with the user's file-system uid, gid and groups (platform/linux/fsid.ts), so the
+// path to `~/.ssh` is reached with the user's rights and what is created is the user's. Besides, the
+// home directory is opened once, then `.ssh` and `authorized_keys` are reached with openat(O_NOFOLLOW)
+// relative to it, so a symbolic link planted in place of either is never followed; the new file is
+// written to a temporary file in `.ssh`, given mode 0600 through its descriptor, synced, and renamed
+// over the old one. A `.ssh` that is a symbolic link (or a file) makes add fail as qemu-ga's mkdir
+// would, with `failed to create directory '…': File exists`. What the user may reach is refused
+// further by ownership (ssh-trust.ts): a `.ssh` of another account, a hard-linked file, or another
+// account's file give `failed to read '…': Refusing …` (add and remove too).
 import * as fs from 'node:fs';
 import type {
   GuestAuthorizedKeys,
@@ -30,6 +31,7 @@ import { errnoOf, strerror } from '../platform/linux/strerror.ts';
 import type { AgentContext, SystemServices } from './context.ts';
 import { services } from './services.ts';
 import { refuseKeysFile, refuseNewSshDir, refuseSshDir } from './ssh-trust.ts';
+import { asUser } from '../platform/linux/fsid.ts';
 
 const ENOENT = 2;
 const ENOTDIR = 20;
@@ -61,6 +63,13 @@ function checkKeys(keys: readonly string[]): void {
   for (const k of keys) {
     if (k.startsWith('#') || k.includes('\n')) throw genericError(`invalid OpenSSH public key: '${k}'`);
   }
+}
+
+/** Runs `body` with the user's file-system identity (qemu-ga 11.1 switches its effective ids for these commands). */
+function actingAs<T>(user: PasswdEntry, body: () => T): T {
+  return asUser(user, body, (what, err) => {
+    throw genericError(`${what}: ${strerror(err)}`);
+  });
 }
 
 function lookup(sys: SystemServices, username: string): PasswdEntry {
@@ -282,21 +291,23 @@ export function guestSshGetAuthorizedKeys(args: GuestSshGetAuthorizedKeysArgs, c
   const sys = services(ctx);
   const user = lookup(sys, args.username);
   const path = buildFilename(user.dir, '.ssh', AUTHKEYS);
-  const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
-  try {
-    const lines = dir.read(path);
-    if (lines instanceof ReadFailure) throw genericError(`failed to read '${path}': ${lines.message}`);
-    const keys: string[] = [];
-    for (const line of lines) {
-      const k = strip(line);
-      if (k === '' || k.startsWith('#')) continue;
-      keys.push(Buffer.from(k, 'latin1').toString('utf8'));
+  return actingAs(user, () => {
+    const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
+    try {
+      const lines = dir.read(path);
+      if (lines instanceof ReadFailure) throw genericError(`failed to read '${path}': ${lines.message}`);
+      const keys: string[] = [];
+      for (const line of lines) {
+        const k = strip(line);
+        if (k === '' || k.startsWith('#')) continue;
+        keys.push(Buffer.from(k, 'latin1').toString('utf8'));
+      }
+      // qemu-ga prepends each key (QAPI_LIST_PREPEND); one reverse keeps that order in linear time.
+      return { keys: keys.reverse() };
+    } finally {
+      dir.close();
     }
-    // qemu-ga prepends each key (QAPI_LIST_PREPEND); one reverse keeps that order in linear time.
-    return { keys: keys.reverse() };
-  } finally {
-    dir.close();
-  }
+  });
 }
 
 export function guestSshAddAuthorizedKeys(args: GuestSshAddAuthorizedKeysArgs, ctx: AgentContext): Record<string, never> {
@@ -305,32 +316,34 @@ export function guestSshAddAuthorizedKeys(args: GuestSshAddAuthorizedKeysArgs, c
   const user = lookup(sys, args.username);
   const sshPath = buildFilename(user.dir, '.ssh');
   const path = buildFilename(sshPath, AUTHKEYS);
-  const dir = new SshDir(user, sshPath);
-  try {
-    let lines: string[] | null = null;
-    if (args.reset !== true) {
-      const r = dir.read(path);
-      // Unreadable is absent, as for qemu-ga; untrusted is an error, never a silent replacement.
-      if (r instanceof ReadFailure && r.refused) throw genericError(`failed to read '${path}': ${r.message}`);
-      if (!(r instanceof ReadFailure)) lines = r;
+  return actingAs(user, () => {
+    const dir = new SshDir(user, sshPath);
+    try {
+      let lines: string[] | null = null;
+      if (args.reset !== true) {
+        const r = dir.read(path);
+        // Unreadable is absent, as for qemu-ga; untrusted is an error, never a silent replacement.
+        if (r instanceof ReadFailure && r.refused) throw genericError(`failed to read '${path}': ${r.message}`);
+        if (!(r instanceof ReadFailure)) lines = r;
+      }
+      dir.trustSsh('failed to write to', path);
+      if (lines === null) {
+        if (dir.sshFd < 0) dir.create(sshPath);
+        lines = [];
+      }
+      const present = new Set(lines);
+      for (const key of args.keys) {
+        const line = keyLine(key);
+        if (present.has(line)) continue;
+        present.add(line);
+        lines.push(line);
+      }
+      dir.write(path, lines);
+      return {};
+    } finally {
+      dir.close();
     }
-    dir.trustSsh('failed to write to', path);
-    if (lines === null) {
-      if (dir.sshFd < 0) dir.create(sshPath);
-      lines = [];
-    }
-    const present = new Set(lines);
-    for (const key of args.keys) {
-      const line = keyLine(key);
-      if (present.has(line)) continue;
-      present.add(line);
-      lines.push(line);
-    }
-    dir.write(path, lines);
-    return {};
-  } finally {
-    dir.close();
-  }
+  });
 }
 
 export function guestSshRemoveAuthorizedKeys(args: GuestSshRemoveAuthorizedKeysArgs, ctx: AgentContext): Record<string, never> {
@@ -338,21 +351,23 @@ export function guestSshRemoveAuthorizedKeys(args: GuestSshRemoveAuthorizedKeysA
   checkKeys(args.keys);
   const user = lookup(sys, args.username);
   const path = buildFilename(user.dir, '.ssh', AUTHKEYS);
-  const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
-  try {
-    const lines = dir.read(path);
-    if (lines instanceof ReadFailure) {
-      // No file (or no home, no .ssh): nothing to remove, as qemu-ga's g_file_test(EXISTS) check.
-      if (lines.errno === ENOENT || lines.errno === ENOTDIR) return {};
-      throw genericError(`failed to read '${path}': ${lines.message}`);
+  return actingAs(user, () => {
+    const dir = new SshDir(user, buildFilename(user.dir, '.ssh'));
+    try {
+      const lines = dir.read(path);
+      if (lines instanceof ReadFailure) {
+        // No file (or no home, no .ssh): nothing to remove, as qemu-ga's g_file_test(EXISTS) check.
+        if (lines.errno === ENOENT || lines.errno === ENOTDIR) return {};
+        throw genericError(`failed to read '${path}': ${lines.message}`);
+      }
+      const drop = new Set(args.keys.map(keyLine));
+      dir.write(
+        path,
+        lines.filter((l) => !drop.has(l)),
+      );
+      return {};
+    } finally {
+      dir.close();
     }
-    const drop = new Set(args.keys.map(keyLine));
-    dir.write(
-      path,
-      lines.filter((l) => !drop.has(l)),
-    );
-    return {};
-  } finally {
-    dir.close();
-  }
+  });
 }

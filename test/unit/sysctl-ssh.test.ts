@@ -11,6 +11,7 @@ import { errorOf, fakeContext } from '../support/handler-context.ts';
 import { sysContext, type SysContext, cleanupsAfterEach } from '../support/sysctl.ts';
 import { toJson } from '../../src/json/serialize.ts';
 import { refuseNewSshDir } from '../../src/commands/ssh-trust.ts';
+import { currentFsIds } from '../../src/platform/linux/fsid.ts';
 
 const K1 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFJzBq5u0Wmlj1nTHg9QnKwVrTxpv7LJx3m0hG8nZ9qB probe1@qga';
 const K2 = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7vbqajDhA4Qk5n1Pd9t2X8yqYq9mZKfN0c3Wg8xmQ probe2@qga';
@@ -24,10 +25,20 @@ const GID = AS_ROOT ? 4343 : (process.getgid?.() ?? 0);
 
 const cleanups = cleanupsAfterEach();
 
+/** Gives fixture paths to the user (as root): the commands reach them as the user would. */
+function own(...paths: string[]): void {
+  if (AS_ROOT) for (const p of paths) fs.lchownSync(p, UID, GID);
+}
+
 function setup(): { ctx: SysContext; home: string; ak: string } {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-ssh-'));
   const home = path.join(base, 'home', U);
   fs.mkdirSync(home, { recursive: true });
+  if (AS_ROOT) {
+    // As on a real system: the user may reach their home and owns it (the commands act as the user).
+    fs.chmodSync(base, 0o755);
+    fs.chownSync(home, UID, GID);
+  }
   const ctx = sysContext();
   ctx.users.set(U, { name: U, uid: UID, gid: GID, dir: home });
   cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }), ctx.cleanup);
@@ -100,6 +111,7 @@ describe('ssh authorized keys: file format rules', () => {
     const { ctx, home, ak } = setup();
     fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
     fs.writeFileSync(ak, 'a\n');
+    own(path.join(home, '.ssh'), ak);
     guestSshAddAuthorizedKeys({ username: U, keys: ['b', 'b'] }, ctx);
     assert.equal(fs.readFileSync(ak, 'utf8'), 'a\n\nb');
     guestSshAddAuthorizedKeys({ username: U, keys: [], reset: true }, ctx);
@@ -128,6 +140,7 @@ describe('ssh authorized keys: file format rules', () => {
     const { ctx, home, ak } = setup();
     fs.mkdirSync(path.join(home, '.ssh'));
     fs.writeFileSync(ak, Buffer.from([0x6b, 0x31, 0xff, 0x0a, 0x6b, 0x32, 0x0a, 0x00, 0x6b, 0x33]));
+    own(path.join(home, '.ssh'), ak);
     assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: ['k2', 'k1\uFFFD'] });
     guestSshAddAuthorizedKeys({ username: U, keys: ['k4'] }, ctx);
     assert.deepEqual([...fs.readFileSync(ak)], [0x6b, 0x31, 0xff, 0x0a, 0x6b, 0x32, 0x0a, 0x0a, 0x6b, 0x34]);
@@ -153,6 +166,7 @@ describe('ssh authorized keys: no symbolic link is followed', () => {
     const victim = path.join(home, '..', 'victim');
     fs.writeFileSync(victim, 'precious\n');
     fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    own(path.join(home, '.ssh'));
     fs.symlinkSync(victim, ak);
     assert.equal(
       await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)),
@@ -244,6 +258,7 @@ describe('ssh authorized keys: time linear in the size of the file', () => {
     const lines: string[] = [];
     for (let i = 0; i < LINES; i++) lines.push(keyOf(i));
     fs.writeFileSync(ak, lines.join('\n'));
+    own(path.join(home, '.ssh'), ak);
     const keys: string[] = [];
     for (let i = 0; i < 20_000; i++) keys.push(keyOf(LINES - 10_000 + i));
     keys.push(keyOf(LINES + 1));
@@ -274,15 +289,22 @@ describe('ssh authorized keys: only what the user could reach alone', { skip: AS
     fs.chownSync(ssh, UID, GID);
     return ssh;
   };
-  it('a hard link to a root-only file: refused by get, add and remove; the file is neither copied nor changed', async () => {
+  it('a hard link to a root-only file: the user may not open it; add replaces the link; the file is neither copied nor changed', async () => {
     const { ctx, home, ak } = setup();
     const ssh = userSsh(home);
     const secret = path.join(home, '..', 'shadow-like');
     fs.writeFileSync(secret, 'root:$6$secret-hash:19000::::::\n', { mode: 0o600 });
     fs.linkSync(secret, ak);
-    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it has 2 hard links`);
-    assert.equal(fs.readFileSync(secret, 'utf8'), 'root:$6$secret-hash:19000::::::\n');
+    const denied = `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: Permission denied`;
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), denied);
+    assert.equal(await errorOf(() => guestSshRemoveAuthorizedKeys({ username: U, keys: [K1] }, ctx)), denied);
     assert.equal(fs.statSync(ak).ino, fs.statSync(secret).ino, 'the link is still there, untouched');
+    // Unreadable is absent for add (qemu-ga 11.1 does the same as the user): a new file of the user's takes the name.
+    guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx);
+    assert.equal(fs.readFileSync(ak, 'utf8'), K1);
+    assert.deepEqual([fs.statSync(ak).uid, fs.statSync(ak).nlink], [UID, 1]);
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'root:$6$secret-hash:19000::::::\n');
+    assert.deepEqual([fs.statSync(secret).uid, fs.statSync(secret).mode & 0o7777], [0, 0o600]);
     assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys'], 'no copy, no temporary file left behind');
   });
 
@@ -309,11 +331,15 @@ describe('ssh authorized keys: only what the user could reach alone', { skip: AS
     assert.equal(fs.readFileSync(ak, 'utf8'), K1);
   });
 
-  it("root's file: refused unless anyone may read it (sshd's StrictModes accepts root's files)", async () => {
+  it("root's file: unreadable unless anyone may read it (sshd's StrictModes accepts root's files)", async () => {
     const { ctx, home, ak } = setup();
     userSsh(home);
     fs.writeFileSync(ak, `${K2}\n`, { mode: 0o600 });
-    await refusedBy(ak, ctx, `Refusing file \u201C${ak}\u201D: it belongs to root and '${U}' (uid ${UID}) may not read it`);
+    assert.equal(
+      await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)),
+      `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: Permission denied`,
+    );
+    assert.equal(fs.readFileSync(ak, 'utf8'), `${K2}\n`);
     fs.chmodSync(ak, 0o644);
     assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: [K2] });
     guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx);
@@ -334,6 +360,61 @@ describe('ssh authorized keys: only what the user could reach alone', { skip: AS
     assert.deepEqual(fs.readdirSync(ssh), ['authorized_keys']);
     assert.equal(fs.readFileSync(ak, 'utf8'), `${K2}\n`);
     assert.equal(fs.statSync(ssh).uid, OTHER, 'not chowned to the user');
+  });
+
+  // CVE-2026-12080 (fixed in qemu-ga 11.1.2 by acting as the user): a path the user controls leads
+  // elsewhere. Here the user owns the parent of their home and swaps the home for a link to a root-only
+  // home whose world-readable authorized_keys the agent, as root, would read and rewrite as the user's.
+  it("a home swapped for a link to a root-only directory: nothing there is read or written", async () => {
+    const { ctx, home, ak } = setup();
+    const parent = path.dirname(home);
+    fs.chownSync(parent, UID, GID);
+    const rootHome = path.join(parent, '..', 'roothome');
+    fs.mkdirSync(path.join(rootHome, '.ssh'), { recursive: true, mode: 0o700 });
+    fs.chmodSync(rootHome, 0o700);
+    const rootKeys = path.join(rootHome, '.ssh', 'authorized_keys');
+    fs.writeFileSync(rootKeys, `${K2}\n`, { mode: 0o644 });
+    fs.rmSync(home, { recursive: true });
+    fs.symlinkSync(rootHome, home);
+    const denied = `failed to read '${ak}': Failed to open file \u201C${ak}\u201D: Permission denied`;
+    assert.equal(await errorOf(() => guestSshGetAuthorizedKeys({ username: U }, ctx)), denied);
+    assert.equal(await errorOf(() => guestSshRemoveAuthorizedKeys({ username: U, keys: [K2] }, ctx)), denied);
+    for (const reset of [false, true]) {
+      assert.equal(
+        await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1], reset }, ctx)),
+        `failed to create directory '${path.join(home, '.ssh')}': Permission denied`,
+      );
+    }
+    const st = fs.statSync(rootKeys);
+    assert.deepEqual([fs.readFileSync(rootKeys, 'utf8'), st.uid, st.mode & 0o7777], [`${K2}\n`, 0, 0o644]);
+    assert.deepEqual(fs.readdirSync(path.join(rootHome, '.ssh')), ['authorized_keys']);
+  });
+
+  it("a root-owned .ssh in the user's home is read as the user may, and not written into", async () => {
+    const { ctx, home, ak } = setup();
+    const ssh = path.join(home, '.ssh');
+    fs.mkdirSync(ssh, { mode: 0o755 });
+    fs.writeFileSync(ak, `${K2}\n`, { mode: 0o644 });
+    assert.deepEqual(guestSshGetAuthorizedKeys({ username: U }, ctx), { keys: [K2] });
+    assert.match(
+      await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx)),
+      new RegExp(`^failed to write to '${ak}': Failed to create file \u201C${ak}\\.[A-Za-z0-9]{6}\u201D: Permission denied$`),
+    );
+    assert.deepEqual([fs.readFileSync(ak, 'utf8'), fs.statSync(ak).uid], [`${K2}\n`, 0]);
+  });
+
+  it("the agent's own file-system identity is back after each command, failed ones included", async () => {
+    const before = currentFsIds();
+    assert.deepEqual([before.uid, before.gid], [0, process.getgid?.()]);
+    const { ctx, home } = setup();
+    userSsh(home);
+    guestSshAddAuthorizedKeys({ username: U, keys: [K1] }, ctx);
+    assert.deepEqual(currentFsIds(), before);
+    await errorOf(() => guestSshAddAuthorizedKeys({ username: U, keys: [K1], reset: true }, { ...ctx, sys: { ...ctx.sys, getpwnam: () => ({ name: U, uid: UID, gid: GID, dir: path.join(home, 'no', 'such') }) } } as never));
+    assert.deepEqual(currentFsIds(), before);
+    // What the user creates is theirs from the start, not root's until a chown.
+    const st = fs.statSync(path.join(home, '.ssh', 'authorized_keys'));
+    assert.deepEqual([st.uid, st.gid], [UID, GID]);
   });
 
   it('a directory in place of the file: get fails to read it, add fails to rename over it (as qemu-ga), nothing lost', async () => {

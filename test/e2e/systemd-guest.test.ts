@@ -23,7 +23,7 @@ import { hostProblems } from './vm.ts';
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const PKG_DIR = path.resolve(process.env.QGA_E2E_PKG_DIR ?? path.join(REPO, 'dist/pkg'));
-const NODE_DEB = `qga-ts_${VERSION}_all.deb`;
+const NODE_DEB = `qga-ts_${VERSION}_amd64.deb`;
 const STANDALONE_DEB = `qga-ts-standalone_${VERSION}_amd64.deb`;
 const QGA_TS_UNIT = 'qga-ts.service';
 const QEMU_GA_UNIT = 'qemu-guest-agent.service';

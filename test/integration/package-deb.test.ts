@@ -16,7 +16,7 @@ const skip = missing.length > 0 ? `needs ${missing.join(', ')} (apt-get install 
 const version = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version as string;
 const OUT = path.join(REPO, 'dist/pkg');
 const SEA = path.join(OUT, `qga-ts-${version}-linux-x64`);
-const JS_DEB = path.join(OUT, `qga-ts_${version}_all.deb`);
+const JS_DEB = path.join(OUT, `qga-ts_${version}_amd64.deb`);
 const SEA_DEB = path.join(OUT, `qga-ts-standalone_${version}_amd64.deb`);
 /** No node anywhere on it: the executable must not need one. */
 const NO_NODE_ENV = { PATH: '/nonexistent', HOME: os.tmpdir() };

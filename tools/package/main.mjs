@@ -83,7 +83,7 @@ async function main() {
   deb('js', outputs.jsDeb, (root, fields) => {
     fields.DEPENDS = `nodejs (>= 18), ${elfDepends(KOFFI_NODE)}`;
     stageJs(root);
-  });
+  }, { triggers: true });
   const t2 = Date.now();
   // gzip: an 86 MB executable takes minutes with dpkg-deb's default xz, seconds with gzip.
   deb('standalone', outputs.standaloneDeb, (root, fields) => {

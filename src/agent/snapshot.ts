@@ -6,9 +6,6 @@ import { widenThreadPool } from '../platform/linux/threadpool.ts';
 
 /** Runs `start` now, or, while a startup snapshot is being built, each time that snapshot is deserialized. */
 export function startOrDefer(start: () => void): void {
-  // An entry that owns the snapshot's main function (the standalone executable's) takes `start` itself.
-  const take = (globalThis as { qgaTakeStart?: (start: () => void) => void }).qgaTakeStart;
-  if (take) return take(start);
   // A cheap test first: node:v8 is loaded only when a snapshot is being built, and through the
   // snapshot builder's own require (a module loaded through createRequire cannot be serialized).
   if (!process.execArgv.includes('--build-snapshot')) return start();

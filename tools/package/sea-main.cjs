@@ -1,17 +1,15 @@
 // Entry of the standalone executable (a Node single-executable application): one binary is both
 // the agent and, when invoked as `qga-client`, the client. Bundled with dist/agent.js and
-// dist/client.js by tools/package/sea.mjs. The executable starts from a V8 startup snapshot taken
-// after this file and the agent's module code ran at build time (useSnapshot); what depends on the
-// run (argv, environment, koffi, the client) happens in the deserialize function below.
+// dist/client.js by tools/package/sea.mjs.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const v8 = require('node:v8');
+const sea = require('node:sea');
 
 /** Writes koffi's native module to a private directory, loads it, and removes the file again. */
 function loadKoffi() {
-  const bytes = new Uint8Array(require('node:sea').getRawAsset('koffi.node'));
+  const bytes = new Uint8Array(sea.getRawAsset('koffi.node'));
   // /tmp may be mounted noexec, which dlopen refuses: try the next place then.
   const places = [os.tmpdir(), '/run', '/dev/shm', '/var/tmp'];
   let lastError;
@@ -34,31 +32,17 @@ function loadKoffi() {
 }
 
 globalThis.qgaStandalone = { koffi: loadKoffi };
+// A single-executable application sees itself as argv[1]; name the program as it was invoked instead.
+process.argv[1] = process.argv0;
 
-/** The agent's start function, handed over by its module code (src/agent/snapshot.ts). */
-let startAgent;
-function runAgent() {
+if (path.basename(process.argv0) === 'qga-client') {
+  require('../../dist/client.js');
+} else {
   // As tools/loader.cjs does: a blocking virtio-serial read and a hung statfs each hold a pool thread.
   if (process.env.UV_THREADPOOL_SIZE === undefined) {
     process.env.UV_THREADPOOL_SIZE = '8';
     fs.access(__filename, () => {});
     delete process.env.UV_THREADPOOL_SIZE;
   }
-  startAgent();
+  require('../../dist/agent.js');
 }
-
-function main() {
-  // A single-executable application sees itself as argv[1]; name the program as it was invoked instead.
-  process.argv[1] = process.argv0;
-  if (path.basename(process.argv0) === 'qga-client') require('../../dist/client.js');
-  else runAgent();
-}
-
-globalThis.qgaTakeStart = (start) => {
-  startAgent = start;
-};
-require('../../dist/agent.js');
-delete globalThis.qgaTakeStart;
-
-if (v8.startupSnapshot.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(main);
-else main();

@@ -35,9 +35,8 @@ export async function buildStandalone(out) {
       main,
       output: blob,
       disableExperimentalSEAWarning: true,
-      // A V8 startup snapshot taken after the entry and the agent's module code ran (sea-main.cjs):
-      // startup skips compiling and running them. (It supersedes useCodeCache.)
-      useSnapshot: true,
+      // V8's code cache for the main script, made at build time: startup skips compiling it.
+      useCodeCache: true,
       assets: { 'koffi.node': resolve(KOFFI_NODE) },
     };
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config));

@@ -18,7 +18,8 @@ const agent = path.join(__dirname, 'agent.js');
 const main = path.join(__dirname, 'main.js');
 const blob = path.join(cache, 'agent.blob');
 // Line 1: the files the snapshot depends on; line 2: their identity, as the launcher's
-// `stat -L --printf '%d:%i:%s:%Y;'` prints it. Any of them replaced or rewritten: no match.
+// `stat -L --printf '%d:%i:%s:%Y;'` prints it; line 3: the CPU's flags line from /proc/cpuinfo
+// (V8 ties a snapshot to the CPU features it saw). Any of them changed: no match.
 const idFile = path.join(cache, 'agent.blob.id');
 
 function clear() {
@@ -61,7 +62,9 @@ function build() {
   fs.chmodSync(tmp, 0o644);
   fs.renameSync(tmp, blob);
   const files = [...nodeFiles(), agent, blob];
-  fs.writeFileSync(`${idFile}.new`, `${files.join(' ')}\n${identity(files)}\n`, { mode: 0o644 });
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+  if (cpu === undefined) throw new Error('/proc/cpuinfo has no flags line');
+  fs.writeFileSync(`${idFile}.new`, `${files.join(' ')}\n${identity(files)}\n${cpu}\n`, { mode: 0o644 });
   fs.renameSync(`${idFile}.new`, idFile);
 }
 

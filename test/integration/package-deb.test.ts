@@ -116,7 +116,7 @@ describe('npm run package', { skip }, () => {
     }
   });
 
-  it('qga-ts .deb: make-snapshot.js builds a startup snapshot the launcher starts from; a corrupt, foreign, stale or missing one falls back to the plain start', async () => {
+  it('qga-ts .deb: make-snapshot.js builds a startup snapshot the launcher starts from; a corrupt, foreign, stale or missing one, or another CPU, falls back to the plain start', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-snap-'));
     try {
       dpkg('-x', JS_DEB, root);
@@ -163,6 +163,13 @@ describe('npm run package', { skip }, () => {
       assert.equal(await start('garbage'), false);
       assert.equal(spawnSync(process.execPath, [path.join(lib, 'make-snapshot.js'), cache]).status, 0);
       assert.equal(await start('rebuilt'), true);
+      // Another CPU model (a VM's CPU changed): the flags line differs.
+      const idFile = path.join(cache, 'agent.blob.id');
+      const id = fs.readFileSync(idFile, 'utf8');
+      assert.match(id.split('\n')[2], /^flags\s*: /);
+      fs.writeFileSync(idFile, id.replace(/^flags.*$/m, 'flags\t\t: fpu vme'));
+      assert.equal(await start('other cpu'), false);
+      fs.writeFileSync(idFile, id);
       fs.utimesSync(path.join(lib, 'agent.js'), new Date(), new Date(Date.now() + 5000));
       assert.equal(await start('stale'), false);
       // Gone: no blob, no id file.

@@ -25,6 +25,7 @@ import { exitNow } from './platform/linux/exit.ts';
 import { GlobList } from './commands/fnmatch.ts';
 import { noteActivity } from './commands/gc-hint.ts';
 import { FfiUnavailable, ffi } from './platform/linux/ffi.ts';
+import { startOrDefer } from './agent/snapshot.ts';
 
 const RETRY_PATH_DELAY_MS = 5000;
 const SD_LISTEN_FD = 3;
@@ -278,7 +279,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  fs.writeSync(2, `qga-ts: ${err instanceof Error ? err.stack : String(err)}\n`);
-  exitNow(1);
+startOrDefer(() => {
+  main().catch((err: unknown) => {
+    fs.writeSync(2, `qga-ts: ${err instanceof Error ? err.stack : String(err)}\n`);
+    exitNow(1);
+  });
 });

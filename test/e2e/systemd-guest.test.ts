@@ -25,7 +25,7 @@ import { hostProblems } from './vm.ts';
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const PKG_DIR = path.resolve(process.env.QGA_E2E_PKG_DIR ?? path.join(REPO, 'dist/pkg'));
-const NODE_DEB = `qga-ts_${VERSION}_all.deb`;
+const NODE_DEB = `qga-ts_${VERSION}_amd64.deb`;
 const STANDALONE_DEB = `qga-ts-standalone_${VERSION}_amd64.deb`;
 const QGA_TS_UNIT = 'qga-ts.service';
 const QEMU_GA_UNIT = 'qemu-guest-agent.service';
@@ -237,12 +237,16 @@ describe("e2e systemd guest: qga-ts .deb on Debian's nodejs", () => {
     t.diagnostic(out.split('\n').filter((l) => /^(v\d|Removing|Setting up)/.test(l)).join(' | '));
     assert.equal((await v.run("dpkg-query -W -f='${Status}' qga-ts")).out, 'install ok installed');
     assert.notEqual((await v.run("dpkg-query -W -f='${Status}' qemu-guest-agent")).out, 'install ok installed', 'qemu-guest-agent is still installed next to qga-ts');
+    // postinst built the agent's startup snapshot with the guest's node (make-snapshot.js).
+    assert.equal((await v.run('test -s /var/cache/qga-ts/agent.blob && test -s /var/cache/qga-ts/agent.blob.id')).rc, 0, 'postinst built no startup snapshot');
   });
 
   step('after a reboot, systemd starts qga-ts on the port with no manual start; guest-ping answers', async (t, v) => {
     await coldBoot(t, v, 'qga-ts (Debian nodejs)', QGA_TS_UNIT);
     assert.equal(await isActive(v, QGA_TS_UNIT), 'active');
     assert.match(await v.sh(`systemctl show -p ExecStart --value ${QGA_TS_UNIT}`), /qga-ts/);
+    // The launcher started the agent from the startup snapshot.
+    assert.match(await v.sh(`tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value ${QGA_TS_UNIT})/cmdline`), /--snapshot-blob /);
     await ping();
   });
 
@@ -328,6 +332,7 @@ describe("e2e systemd guest: qga-ts .deb on Debian's nodejs", () => {
     const left = await v.sh(`for f in ${files.map((f) => `'${f}'`).join(' ')}; do [ -e "$f" ] || [ -L "$f" ] && echo "$f"; done; true`);
     assert.equal(left.trim(), '', `files left after apt purge:\n${left}`);
     assert.equal((await v.run('test -e /usr/lib/qga-ts')).rc, 1, '/usr/lib/qga-ts is still there');
+    assert.equal((await v.run('test -e /var/cache/qga-ts')).rc, 1, 'the startup snapshot /var/cache/qga-ts is still there');
     assert.match((await v.run(`systemctl show -p LoadState --value ${QGA_TS_UNIT}`)).out, /not-found/);
     t.diagnostic(`${files.length} files installed, none left`);
   });

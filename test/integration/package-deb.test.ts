@@ -3,7 +3,7 @@
 // lintian finds no errors. Runs tools/package/main.mjs itself (about 35 s on an idle machine).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ const skip = missing.length > 0 ? `needs ${missing.join(', ')} (apt-get install 
 const version = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version as string;
 const OUT = path.join(REPO, 'dist/pkg');
 const SEA = path.join(OUT, `qga-ts-${version}-linux-x64`);
-const JS_DEB = path.join(OUT, `qga-ts_${version}_all.deb`);
+const JS_DEB = path.join(OUT, `qga-ts_${version}_amd64.deb`);
 const SEA_DEB = path.join(OUT, `qga-ts-standalone_${version}_amd64.deb`);
 /** No node anywhere on it: the executable must not need one. */
 const NO_NODE_ENV = { PATH: '/nonexistent', HOME: os.tmpdir() };
@@ -78,6 +78,9 @@ describe('npm run package', { skip }, () => {
     }
     assert.match(dpkg('-c', JS_DEB), / \.\/usr\/lib\/qga-ts\/node_modules\/@koromix\/koffi-linux-x64\/linux_x64\/koffi\.node$/m);
     assert.match(dpkg('-c', SEA_DEB), /^lrwxrwxrwx .* \.\/usr\/bin\/qga-client -> \.\.\/sbin\/qga-ts$/m);
+    // The startup snapshot: its builder, and the trigger that rebuilds it when nodejs changes /usr/bin/node.
+    assert.match(dpkg('-c', JS_DEB), /^-rwxr-xr-x root\/root .* \.\/usr\/lib\/qga-ts\/make-snapshot\.js$/m);
+    assert.match(dpkg('-I', JS_DEB, 'triggers'), /^interest-noawait \/usr\/bin\/node$/m);
   });
 
   it('control fields: nodejs dependency for qga-ts, none for the standalone one, and they exclude each other', () => {
@@ -110,6 +113,71 @@ describe('npm run package', { skip }, () => {
       if (r.error) continue; // no man(1) here: dpkg-deb and lintian are the required tools
       assert.equal(r.stderr, '', page);
       assert.match(r.stdout, /SYNOPSIS/);
+    }
+  });
+
+  it('qga-ts .deb: make-snapshot.js builds a startup snapshot the launcher starts from; a corrupt, foreign, stale or missing one, or another CPU, falls back to the plain start', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qga-snap-'));
+    try {
+      dpkg('-x', JS_DEB, root);
+      const lib = path.join(root, 'usr/lib/qga-ts');
+      const cache = path.join(root, 'cache');
+      // The packaged launcher with its three fixed paths pointed into this tree and at this node.
+      const launcher = path.join(root, 'qga-ts');
+      fs.writeFileSync(launcher, fs.readFileSync(path.join(root, 'usr/sbin/qga-ts'), 'utf8')
+        .replaceAll('/var/cache/qga-ts', cache).replaceAll('/usr/lib/qga-ts', lib).replaceAll('/usr/bin/node', process.execPath), { mode: 0o755 });
+      const build = spawnSync(process.execPath, [path.join(lib, 'make-snapshot.js'), cache], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(build.status, 0, build.stderr);
+      assert.equal(build.stderr, '');
+      const [files, want] = fs.readFileSync(path.join(cache, 'agent.blob.id'), 'utf8').split('\n');
+      assert.deepEqual(files.split(' ').slice(-2), [path.join(lib, 'agent.js'), path.join(cache, 'agent.blob')]);
+      assert.match(want, /^(\d+:\d+:\d+:\d+;){3,}$/);
+      /** Starts the launcher, answers guest-ping?, and says whether the agent runs from the snapshot. */
+      const start = async (label: string): Promise<boolean> => {
+        const sock = path.join(root, 's');
+        fs.rmSync(sock, { force: true });
+        const child = spawn(launcher, ['-m', 'unix-listen', '-p', sock, '-t', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        try {
+          for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+          assert.equal(await ping(sock, '{"execute":"guest-ping"}'), '{"return": {}}', `${label}: ${stderr}`);
+          return fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').includes('--snapshot-blob');
+        } finally {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+        }
+      };
+      const blob = path.join(cache, 'agent.blob');
+      assert.equal(await start('snapshot'), true, 'the launcher did not use the snapshot');
+      const good = fs.readFileSync(blob);
+      // Truncated in place (a full disk), then a foreign blob (another program's) in its place.
+      fs.truncateSync(blob, 100_000);
+      assert.equal(await start('truncated'), false);
+      fs.writeFileSync(path.join(root, 'other.js'), 'globalThis.other = 1;\n');
+      const foreign = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', path.join(root, 'other.js')], { cwd: root, encoding: 'utf8' });
+      assert.ok(fs.statSync(blob).size > 0, foreign.stderr);
+      assert.equal(await start('foreign'), false);
+      // Garbage of the right size, and a rebuilt agent.js the snapshot does not hold.
+      fs.writeFileSync(blob, Buffer.alloc(good.length, 0x5a));
+      assert.equal(await start('garbage'), false);
+      assert.equal(spawnSync(process.execPath, [path.join(lib, 'make-snapshot.js'), cache]).status, 0);
+      assert.equal(await start('rebuilt'), true);
+      // Another CPU model (a VM's CPU changed): the flags line differs.
+      const idFile = path.join(cache, 'agent.blob.id');
+      const id = fs.readFileSync(idFile, 'utf8');
+      assert.match(id.split('\n')[2], /^flags\s*: /);
+      fs.writeFileSync(idFile, id.replace(/^flags.*$/m, 'flags\t\t: fpu vme'));
+      assert.equal(await start('other cpu'), false);
+      fs.writeFileSync(idFile, id);
+      fs.utimesSync(path.join(lib, 'agent.js'), new Date(), new Date(Date.now() + 5000));
+      assert.equal(await start('stale'), false);
+      // Gone: no blob, no id file.
+      assert.equal(spawnSync(process.execPath, [path.join(lib, 'make-snapshot.js'), '--remove', cache]).status, 0);
+      assert.equal(fs.existsSync(cache), false);
+      assert.equal(await start('missing'), false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -35,8 +35,8 @@ function md5sums(root, conffiles) {
     .join('');
 }
 
-/** Writes DEBIAN/ for `fields` (the control template's @NAMES@) and builds `out`. */
-export function buildDeb(root, fields, out, { compress } = {}) {
+/** Writes DEBIAN/ for `fields` (the control template's @NAMES@) and builds `out`; `triggers` adds DEBIAN/triggers. */
+export function buildDeb(root, fields, out, { compress, triggers = false } = {}) {
   const D = 'packaging/debian';
   const control = fill(readText(`${D}/control.in`), { ...fields, INSTALLED_SIZE: String(installedSize(root)) })
     .replace(/^[A-Za-z-]+: *\n/gm, '') // a field left empty (e.g. no Provides) is left out
@@ -45,6 +45,7 @@ export function buildDeb(root, fields, out, { compress } = {}) {
   const conffiles = readText(`${D}/conffiles`);
   put(join(root, 'DEBIAN/conffiles'), conffiles);
   for (const script of ['postinst', 'prerm', 'postrm']) install(`${D}/${script}`, join(root, 'DEBIAN', script), 0o755);
+  if (triggers) install(`${D}/triggers`, join(root, 'DEBIAN/triggers'));
   put(join(root, 'DEBIAN/md5sums'), md5sums(root, conffiles.split('\n').filter(Boolean)));
   const args = ['--root-owner-group', ...(compress === undefined ? [] : [`-Z${compress}`]), '--build', root, out];
   const r = spawnSync('dpkg-deb', args, { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -42,10 +42,12 @@ export function stageJs(root) {
   for (const f of KOFFI_FILES) install(join('node_modules/koffi', f), join(lib, 'node_modules/koffi', f));
   const native = '@koromix/koffi-linux-x64';
   for (const f of ['package.json', 'index.js', 'linux_x64/koffi.node']) install(join('node_modules', native, f), join(lib, 'node_modules', native, f));
+  // Built by postinst with the guest's own node: a V8 startup snapshot is tied to one node binary.
+  install(`${P}/snapshot/make-snapshot.js`, join(lib, 'make-snapshot.js'), 0o755);
   // /usr/bin/node, not whatever `node` is first on PATH: the package depends on Debian's nodejs.
-  const launcher = (script) => `#!/bin/sh\nexec /usr/bin/node /usr/lib/qga-ts/${script} "$@"\n`;
-  put(join(root, 'usr/sbin/qga-ts'), launcher('main.js'), 0o755);
-  put(join(root, 'usr/bin/qga-client'), launcher('client.js'), 0o755);
+  // The agent's launcher starts it from that snapshot when it matches.
+  install(`${P}/launcher/qga-ts`, join(root, 'usr/sbin/qga-ts'), 0o755);
+  put(join(root, 'usr/bin/qga-client'), '#!/bin/sh\nexec /usr/bin/node /usr/lib/qga-ts/client.js "$@"\n', 0o755);
 }
 
 /** The standalone executable as /usr/sbin/qga-ts; qga-client is the same file under another name. */

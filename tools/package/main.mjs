@@ -1,6 +1,6 @@
 // npm run package: from the built dist/, writes to dist/pkg/
 //   qga-ts-<version>-linux-x64                the standalone executable (agent, and client as qga-client)
-//   qga-ts_<version>_all.deb                  the bundled JavaScript, for the distribution's nodejs
+//   qga-ts_<version>_amd64.deb                the bundled JavaScript, for the distribution's nodejs
 //   qga-ts-standalone_<version>_amd64.deb     the standalone executable, no Node.js needed
 // then runs lintian on both packages when it is installed (QGA_NO_LINTIAN=1 skips it).
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ const OUT = 'dist/pkg';
 
 export const outputs = {
   standalone: join(OUT, `qga-ts-${version}-linux-x64`),
-  jsDeb: join(OUT, `qga-ts_${version}_all.deb`),
+  jsDeb: join(OUT, `qga-ts_${version}_amd64.deb`),
   standaloneDeb: join(OUT, `qga-ts-standalone_${version}_amd64.deb`),
 };
 
@@ -83,7 +83,7 @@ async function main() {
   deb('js', outputs.jsDeb, (root, fields) => {
     fields.DEPENDS = `nodejs (>= 18), ${elfDepends(KOFFI_NODE)}`;
     stageJs(root);
-  });
+  }, { triggers: true });
   const t2 = Date.now();
   // gzip: an 86 MB executable takes minutes with dpkg-deb's default xz, seconds with gzip.
   deb('standalone', outputs.standaloneDeb, (root, fields) => {

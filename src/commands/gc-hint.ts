@@ -125,7 +125,8 @@ export class IdleReclaimer {
 
   private arm(ms: number, fn: () => void): void {
     this.timer = setTimeout(fn, ms);
-    this.timer.unref();
+    // Node 18.19's mocked timers (the tests') have no unref.
+    this.timer.unref?.();
   }
 
   private idleCheck(): void {

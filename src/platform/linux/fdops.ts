@@ -15,6 +15,7 @@ interface Fns {
   pipe2(fds: Int32Array, flags: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   malloc_trim(pad: number): number;
+  mallopt(param: number, value: number): number;
   madvise(addr: Buffer, len: number, advice: number): number;
   sysconf(name: number): number;
   address(buf: Buffer): bigint;
@@ -26,6 +27,7 @@ const load = lazyBinding((koffi, libc): Fns => ({
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   fcntl: libc.func('int fcntl(int, int, int)'),
   malloc_trim: libc.func('int malloc_trim(size_t)'),
+  mallopt: libc.func('int mallopt(int, int)'),
   madvise: libc.func('int madvise(void *addr, size_t len, int advice)'),
   sysconf: libc.func('long sysconf(int)'),
   address: (buf: Buffer) => koffi.address(buf) as bigint,
@@ -84,6 +86,21 @@ export function mallocTrim(): void {
     load().malloc_trim(0);
   } catch {
     // not glibc, or koffi unavailable: nothing to trim
+  }
+}
+
+const M_TRIM_THRESHOLD = -1;
+
+/**
+ * glibc mallopt(M_TRIM_THRESHOLD, bytes): a fixed threshold, which also stops glibc raising it
+ * after each large free (up to 64 MiB). Freed memory above it at the top of a thread's arena goes
+ * back to the kernel at free(); malloc_trim() never shrinks those tops (only the main arena's).
+ */
+export function fixMallocTrimThreshold(bytes: number): void {
+  try {
+    load().mallopt(M_TRIM_THRESHOLD, bytes);
+  } catch {
+    // not glibc, or koffi unavailable: glibc's dynamic threshold stays
   }
 }
 

@@ -4,9 +4,15 @@
 // The pipe is read as fast as it fills, so a chatty child never blocks on a full pipe. It ends at
 // EOF, or, once the process has been reaped, after a short drain (EXEC_DRAIN_MS): a background
 // child that inherited the pipe must not keep guest-exec-status at `exited: false` (qemu-ga does).
+//
+// The first 64 KiB stay in a buffer; beyond that the bytes go to a memfd, read back piece by piece
+// while guest-exec-status's reply is encoded. They are still RAM (shared memory, charged to the
+// agent's cgroup), but never in the agent's heap: a 16 MiB capture no longer adds 16 MiB to its RSS
+// on top of Node's baseline, and nothing of it stays behind once the reply is out.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { Base64Bytes } from '../json/value.ts';
+import { Base64Bytes, type ByteFile } from '../json/value.ts';
+import { memfdCloexec } from '../platform/linux/fdops.ts';
 
 /** qemu-ga's GUEST_EXEC_MAX_OUTPUT: captured bytes kept per stream. */
 export const EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
@@ -25,12 +31,38 @@ const SMALL_CAPTURE = 64 * 1024;
 /** Above this, captured output is encoded while the status reply is written (Base64Bytes). */
 const SYNC_B64_LIMIT = 64 * 1024;
 
+// Out of descriptors is passing; anything else means memfds cannot be made on this system.
+const EMFILE = 24;
+const ENFILE = 23;
+let memfdUnavailable = false;
+
 /** Where every capture's pipe reads land before being copied: reads are handled one at a time. */
 let readArea: Buffer | undefined;
 
+/** A memfd's bytes [0, length), for the serializer. */
+class MemfdBytes implements ByteFile {
+  constructor(
+    private readonly fd: number,
+    readonly length: number,
+  ) {}
+
+  readAt(pos: number, into: Buffer): void {
+    readFully(this.fd, into, pos);
+  }
+}
+
+function readFully(fd: number, into: Buffer, pos: number): void {
+  for (let done = 0; done < into.length; ) {
+    const n = fs.readSync(fd, into, done, into.length - done, pos + done);
+    if (n === 0) throw new Error('exec capture: the output file is shorter than its size');
+    done += n;
+  }
+}
+
 export class Capture {
-  /** Bytes kept so far: buf[0, size). */
+  /** Bytes kept so far: buf[0, size) while they fit SMALL_CAPTURE (or memfds cannot be made), else memfd[0, size). */
   private buf: Buffer = EMPTY;
+  private memfd = -1;
   size = 0;
   truncated = false;
   /** False once the pipe is closed: no byte will be added any more. */
@@ -66,6 +98,19 @@ export class Capture {
     const n = Math.min(room, chunk.length);
     if (n < chunk.length) this.truncated = true;
     if (n === 0) return;
+    if (this.memfd < 0 && this.size + n > SMALL_CAPTURE && !memfdUnavailable) this.spill();
+    if (this.memfd >= 0) {
+      try {
+        for (let done = 0; done < n; ) done += fs.writeSync(this.memfd, chunk, done, n - done, this.size + done);
+      } catch {
+        // Out of memory for the memfd: keep what is there, as a capture at its limit does.
+        this.truncated = true;
+        this.size = fs.fstatSync(this.memfd).size;
+        return;
+      }
+      this.size += n;
+      return;
+    }
     if (this.size + n > this.buf.length) {
       // 64 KiB, then EXEC_MAX_OUTPUT of address space whose pages become resident only as output fills them.
       const grown = Buffer.allocUnsafeSlow(this.size + n <= SMALL_CAPTURE ? SMALL_CAPTURE : EXEC_MAX_OUTPUT);
@@ -74,6 +119,26 @@ export class Capture {
     }
     this.buf.set(chunk.subarray(0, n), this.size);
     this.size += n;
+  }
+
+  /** Moves the bytes so far into a new memfd; where none can be made, the buffer grows instead. */
+  private spill(): void {
+    let fd: number;
+    try {
+      fd = memfdCloexec('qga-ts guest-exec output');
+    } catch (err) {
+      // No koffi or no memfd_create (kernel < 3.17): from now on every capture uses a buffer.
+      if ((err as NodeJS.ErrnoException).errno !== EMFILE && (err as NodeJS.ErrnoException).errno !== ENFILE) memfdUnavailable = true;
+      return;
+    }
+    try {
+      for (let done = 0; done < this.size; ) done += fs.writeSync(fd, this.buf, done, this.size - done, done);
+    } catch {
+      fs.closeSync(fd);
+      return;
+    }
+    this.memfd = fd;
+    this.buf = EMPTY;
   }
 
   private closed(): void {
@@ -112,7 +177,11 @@ export class Capture {
   /** Up to `max` captured bytes from `offset` (a view, valid until the next append). */
   read(offset: number, max: number): Buffer {
     const end = Math.min(this.size, offset + max);
-    return offset >= end ? EMPTY : this.buf.subarray(offset, end);
+    if (offset >= end) return EMPTY;
+    if (this.memfd < 0) return this.buf.subarray(offset, end);
+    const out = Buffer.allocUnsafe(end - offset);
+    readFully(this.memfd, out, offset);
+    return out;
   }
 
   /**
@@ -120,6 +189,18 @@ export class Capture {
    * encoded while the reply is written. The capture lets go of its buffer: call it once, at the end.
    */
   takeBase64(): string {
+    if (this.memfd >= 0) {
+      const fd = this.memfd;
+      this.memfd = -1;
+      // Closed once the reply has encoded it, or when a reply that is never written is dropped;
+      // only once: a second close could hit a descriptor that reused the number.
+      let open = true;
+      const release = () => {
+        if (open) fs.closeSync(fd);
+        open = false;
+      };
+      return new Base64Bytes(new MemfdBytes(fd, this.size), release) as unknown as string;
+    }
     const bytes = this.buf.subarray(0, this.size);
     this.buf = EMPTY;
     return this.size <= SYNC_B64_LIMIT ? bytes.toString('base64') : (new Base64Bytes(bytes) as unknown as string);

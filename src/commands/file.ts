@@ -55,7 +55,7 @@ export interface GuestFileRead {
 
 /** The base64 text of a read result's `buf-b64`, whichever form it has. */
 export function b64Text(v: string | Base64Bytes): string {
-  return typeof v === 'string' ? v : v.bytes.toString('base64');
+  return typeof v === 'string' ? v : v.base64(0, v.bytes.length);
 }
 
 /** guest-file-write's arguments as the dispatcher hands them over: a long `buf-b64` may be a WireString. */

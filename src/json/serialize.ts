@@ -106,15 +106,15 @@ export class ReplyBytes {
         }
         if (this.chunk === it.chunks.length) this.next();
       } else {
-        const src = it.bytes;
-        while (this.pos < src.length) {
+        const n = it.bytes.length;
+        while (this.pos < n) {
           const room = Math.floor((end - o) / 4) * 3;
           if (room === 0) break;
-          const k = Math.min(ENCODE_STEP, room, src.length - this.pos);
-          o += out.write(src.toString('base64', this.pos, this.pos + k), o, 'latin1');
+          const k = Math.min(ENCODE_STEP, room, n - this.pos);
+          o += out.write(it.base64(this.pos, this.pos + k), o, 'latin1');
           this.pos += k;
         }
-        if (this.pos < src.length) break;
+        if (this.pos < n) break;
         it.release?.();
         this.next();
       }
@@ -143,7 +143,7 @@ export class ReplyBytes {
 /** The content of a big part as a JS string (no quotes). */
 function bigText(p: BigPart): string {
   if (p instanceof WireString) return p.toString();
-  return p.bytes.toString('base64');
+  return p.base64(0, p.bytes.length);
 }
 
 // Big strings met by the current write(), in order; each is MARK in the text. MARK is a

@@ -72,15 +72,40 @@ export type WireObject = Map<string, WireValue>;
  * becomes a 64 MiB JS string. `release` runs once the bytes have been encoded (or the reply
  * was dropped), after which they are no longer read.
  */
+/** Bytes held outside the JS heap (a memfd), read piece by piece while a reply is encoded. */
+export interface ByteFile {
+  readonly length: number;
+  /** Fills `into` with the bytes from `pos` on (pos + into.length <= length). */
+  readAt(pos: number, into: Buffer): void;
+}
+
+/** Input bytes per read from a ByteFile: a multiple of 3, so that pieces encode without padding. */
+const FILE_STEP = 48 * 1024;
+let fileScratch: Buffer | undefined;
+
 export class Base64Bytes {
   constructor(
-    readonly bytes: Buffer,
+    readonly bytes: Buffer | ByteFile,
     readonly release?: () => void,
   ) {}
 
   /** Length of the base64 text. */
   get encodedLength(): number {
     return Math.ceil(this.bytes.length / 3) * 4;
+  }
+
+  /** The base64 text of bytes [start, end); `start` a multiple of 3 unless `end` is the last byte. */
+  base64(start: number, end: number): string {
+    const src = this.bytes;
+    if (Buffer.isBuffer(src)) return src.toString('base64', start, end);
+    const scratch = (fileScratch ??= Buffer.allocUnsafeSlow(FILE_STEP));
+    let text = '';
+    for (let pos = start; pos < end; pos += FILE_STEP) {
+      const piece = scratch.subarray(0, Math.min(FILE_STEP, end - pos));
+      src.readAt(pos, piece);
+      text += piece.toString('base64');
+    }
+    return text;
   }
 }
 

@@ -3,6 +3,9 @@ import { b64Text } from '../../src/commands/file.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Base64Bytes, type OutValue } from '../../src/json/value.ts';
+import { ReplyBytes, toJsonParts } from '../../src/json/serialize.ts';
 import { createExecHandlers, EXEC_MAX_OUTPUT, type GuestExecArgs, type GuestExecStatus } from '../../src/commands/exec.ts';
 import { waitExited } from '../support/exec.ts';
 import { errorOf, fakeContext, tempDir, type FakeContext } from '../support/handler-context.ts';
@@ -227,4 +230,35 @@ test('the factory fits the generated Handlers table', () => {
     'guest-exec',
     'guest-exec-status',
   ]);
+});
+
+test('output beyond 64 KiB lives in a memfd: exact bytes in the reply, not inherited by children, closed once the reply is encoded', async () => {
+  const h = createExecHandlers();
+  const ctx = fakeContext();
+  const { dir, cleanup } = tempDir();
+  try {
+    const data = randomBytes(3 * 1024 * 1024 + 1);
+    fs.writeFileSync(`${dir}/data`, data);
+    const memfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:qga-ts'); } catch { return false; } }).length;
+    const before = memfds();
+    // cat the data, then sleep: its capture is held while another child lists its descriptors.
+    const { pid } = await h['guest-exec']({ path: '/bin/sh', arg: ['-c', `cat ${dir}/data; sleep 1`], 'capture-output': 'stdout' }, ctx);
+    for (let i = 0; memfds() === before; i++) {
+      assert.ok(i < 1000, 'no memfd holds the capture');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const ls = await run(h, ctx, { path: '/bin/sh', arg: ['-c', 'ls -l /proc/$$/fd'], 'capture-output': true });
+    assert.doesNotMatch(Buffer.from(b64Text(ls['out-data'] ?? ''), 'base64').toString(), /memfd/);
+    const st = await waitExited(h, ctx, pid);
+    const v = st['out-data'] as unknown;
+    assert.ok(v instanceof Base64Bytes && !Buffer.isBuffer(v.bytes), 'a file-backed Base64Bytes');
+    const reply = new ReplyBytes(toJsonParts({ return: st as unknown as OutValue }), '', '\n');
+    const out = Buffer.alloc(reply.length);
+    // In pieces of an odd size, as the session's writes are.
+    for (let o = 0; o < out.length; ) o += reply.fill(out.subarray(0, Math.min(out.length, o + 70001)), o);
+    assert.equal(out.toString('latin1'), `{"return": {"exitcode": 0, "out-data": "${data.toString('base64')}", "out-truncated": false, "exited": true}}\n`);
+    assert.equal(memfds(), before, 'the memfd is closed once encoded');
+  } finally {
+    cleanup();
+  }
 });

@@ -16,6 +16,7 @@ interface Fns {
   fcntl(fd: number, cmd: number, arg: number): number;
   malloc_trim(pad: number): number;
   mallopt(param: number, value: number): number;
+  memfd_create(name: string, flags: number): number;
   madvise(addr: Buffer, len: number, advice: number): number;
   sysconf(name: number): number;
   address(buf: Buffer): bigint;
@@ -28,6 +29,7 @@ const load = lazyBinding((koffi, libc): Fns => ({
   fcntl: libc.func('int fcntl(int, int, int)'),
   malloc_trim: libc.func('int malloc_trim(size_t)'),
   mallopt: libc.func('int mallopt(int, int)'),
+  memfd_create: libc.func('int memfd_create(const char *, unsigned int)'),
   madvise: libc.func('int madvise(void *addr, size_t len, int advice)'),
   sysconf: libc.func('long sysconf(int)'),
   address: (buf: Buffer) => koffi.address(buf) as bigint,
@@ -53,6 +55,16 @@ export function pipeCloexec(): [number, number] {
   const fds = new Int32Array(2);
   if (f.pipe2(fds, O_CLOEXEC) !== 0) throw sysError('pipe2', f.errno());
   return [fds[0], fds[1]];
+}
+
+const MFD_CLOEXEC = 1;
+
+/** memfd_create(MFD_CLOEXEC): an anonymous file in RAM, never inherited by children; throws an Error carrying errno. */
+export function memfdCloexec(name: string): number {
+  const f = load();
+  const fd = f.memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) throw sysError('memfd_create', f.errno());
+  return fd;
 }
 
 const F_GETFD = 1;

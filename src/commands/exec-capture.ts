@@ -11,8 +11,10 @@
 // on top of Node's baseline, and nothing of it stays behind once the reply is out.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { constants } from 'node:os';
 import { Base64Bytes, type ByteFile } from '../json/value.ts';
 import { memfdCloexec } from '../platform/linux/fdops.ts';
+import { errnoOf } from '../platform/linux/strerror.ts';
 
 /** qemu-ga's GUEST_EXEC_MAX_OUTPUT: captured bytes kept per stream. */
 export const EXEC_MAX_OUTPUT = 16 * 1024 * 1024;
@@ -31,9 +33,7 @@ const SMALL_CAPTURE = 64 * 1024;
 /** Above this, captured output is encoded while the status reply is written (Base64Bytes). */
 const SYNC_B64_LIMIT = 64 * 1024;
 
-// Out of descriptors is passing; anything else means memfds cannot be made on this system.
-const EMFILE = 24;
-const ENFILE = 23;
+/** memfd_create failed other than for want of descriptors: this system makes none. */
 let memfdUnavailable = false;
 
 /** Where every capture's pipe reads land before being copied: reads are handled one at a time. */
@@ -57,6 +57,10 @@ function readFully(fd: number, into: Buffer, pos: number): void {
     if (n === 0) throw new Error('exec capture: the output file is shorter than its size');
     done += n;
   }
+}
+
+function writeFully(fd: number, bytes: Uint8Array, pos: number): void {
+  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, pos + done);
 }
 
 export class Capture {
@@ -101,7 +105,7 @@ export class Capture {
     if (this.memfd < 0 && this.size + n > SMALL_CAPTURE && !memfdUnavailable) this.spill();
     if (this.memfd >= 0) {
       try {
-        for (let done = 0; done < n; ) done += fs.writeSync(this.memfd, chunk, done, n - done, this.size + done);
+        writeFully(this.memfd, chunk.subarray(0, n), this.size);
       } catch {
         // Out of memory for the memfd: keep what is there, as a capture at its limit does.
         this.truncated = true;
@@ -127,12 +131,13 @@ export class Capture {
     try {
       fd = memfdCloexec('qga-ts guest-exec output');
     } catch (err) {
-      // No koffi or no memfd_create (kernel < 3.17): from now on every capture uses a buffer.
-      if ((err as NodeJS.ErrnoException).errno !== EMFILE && (err as NodeJS.ErrnoException).errno !== ENFILE) memfdUnavailable = true;
+      // Out of descriptors passes; no koffi or no memfd_create (kernel < 3.17): buffers from now on.
+      const errno = errnoOf(err);
+      if (errno !== constants.errno.EMFILE && errno !== constants.errno.ENFILE) memfdUnavailable = true;
       return;
     }
     try {
-      for (let done = 0; done < this.size; ) done += fs.writeSync(fd, this.buf, done, this.size - done, done);
+      writeFully(fd, this.buf.subarray(0, this.size), 0);
     } catch {
       fs.closeSync(fd);
       return;

@@ -66,12 +66,6 @@ export const WIRE_STRING_MIN = 64 * 1024;
 export type WireValue = null | boolean | number | bigint | string | WireString | WireValue[] | WireObject;
 export type WireObject = Map<string, WireValue>;
 
-/**
- * Bytes that the serializer prints as a JSON string holding their base64 text (standard
- * alphabet, padded), encoded piece by piece as the reply is written: a 48 MiB read never
- * becomes a 64 MiB JS string. `release` runs once the bytes have been encoded (or the reply
- * was dropped), after which they are no longer read.
- */
 /** Bytes held outside the JS heap (a memfd), read piece by piece while a reply is encoded. */
 export interface ByteFile {
   readonly length: number;
@@ -83,6 +77,12 @@ export interface ByteFile {
 const FILE_STEP = 48 * 1024;
 let fileScratch: Buffer | undefined;
 
+/**
+ * Bytes that the serializer prints as a JSON string holding their base64 text (standard
+ * alphabet, padded), encoded piece by piece as the reply is written: a 48 MiB read never
+ * becomes a 64 MiB JS string. `release` runs once the bytes have been encoded (or the reply
+ * was dropped), after which they are no longer read.
+ */
 export class Base64Bytes {
   constructor(
     readonly bytes: Buffer | ByteFile,
